@@ -1,0 +1,66 @@
+//! Schema migrations, one list per database, embedded in the binary and applied in
+//! order at start. Applied versions are recorded in `cairn_migrations`.
+
+use sqlx::Row;
+
+use crate::{Backend, Result, Store, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "model",
+    sql: include_str!("../migrations/sqlite/0001_model.sql"),
+}];
+
+const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "model",
+    sql: include_str!("../migrations/postgres/0001_model.sql"),
+}];
+
+pub(crate) async fn run(store: &Store) -> Result<()> {
+    let list = match store.backend() {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    let pool = store.pool();
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS cairn_migrations \
+         (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM cairn_migrations")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    for m in list.iter().filter(|m| !applied.contains(&m.version)) {
+        let mut tx = store.begin().await?;
+        sqlx::raw_sql(m.sql)
+            .execute(tx.conn())
+            .await
+            .map_err(|source| StoreError::Migration {
+                version: m.version,
+                source,
+            })?;
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        sqlx::query("INSERT INTO cairn_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+    }
+    Ok(())
+}
