@@ -1,1 +1,54 @@
-//! placeholder
+//! cairn's use cases: everything the HTTP API, the web UI and the CLI do, minus their
+//! wire formats.
+//!
+//! - [`auth`]: passwords, API tokens, sessions, bootstrap of the first admin;
+//! - [`records`]: reading and writing the model under a principal's scope, with
+//!   validation, reference and topology checks, and the audit log;
+//! - [`import`]: all-or-nothing bulk import from JSON or CSV with a report of bad rows;
+//! - [`demo`]: loading the deterministic demo cloud;
+//! - [`overview`]: the summaries the overview page shows.
+//!
+//! API boundary: inputs arrive as `serde_json::Value` or text (already framed by the
+//! edge) and leave as domain types; errors are [`AppError`], whose variants the HTTP
+//! edge maps to status codes in one place.
+
+pub mod auth;
+pub mod demo;
+mod error;
+pub mod import;
+pub mod overview;
+pub mod records;
+
+use std::sync::Arc;
+
+use cairn_domain::Clock;
+use cairn_store::Store;
+
+pub use error::{AppError, Result};
+
+/// The system clock; the only place outside tests where "now" is read.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> cairn_domain::Timestamp {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
+/// The application: the store and the clock, shared by every edge.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> App {
+        App { store, clock }
+    }
+
+    pub fn now(&self) -> cairn_domain::Timestamp {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,161 @@
+//! Loading the deterministic demo cloud into an empty store, with progress, and the
+//! hook through which later loops (sales history, metrics, tickets, incidents) add
+//! their own demo data in the same transaction.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use cairn_domain::demo::{generate, DemoCloud};
+use cairn_domain::{Entity, Kind};
+use cairn_store::{NewAudit, OwnerFilter, Tx};
+
+use crate::{App, AppError, Result};
+
+/// Rows written per progress report.
+const CHUNK: usize = 2000;
+
+/// Something that adds demo data on top of the model: implemented by later loops.
+/// It runs inside the demo's transaction, after the model is written.
+pub trait DemoExtension: Send + Sync {
+    /// A short name for progress output.
+    fn name(&self) -> &'static str;
+    /// Writes the extension's data; returns how many records it wrote.
+    fn load<'a>(
+        &'a self,
+        tx: &'a mut Tx<'_>,
+        cloud: &'a DemoCloud,
+    ) -> Pin<Box<dyn Future<Output = Result<usize>> + Send + 'a>>;
+}
+
+/// Where loading stands, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub stage: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// What the demo load wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DemoSummary {
+    pub regions: usize,
+    pub zones: usize,
+    pub products: usize,
+    pub pools: usize,
+    pub hosts: usize,
+    pub merchants: usize,
+    pub instances: usize,
+    pub services: usize,
+    pub dependencies: usize,
+    pub promotions: usize,
+    pub extensions: Vec<(String, usize)>,
+}
+
+fn total(c: &DemoCloud) -> usize {
+    {
+        c.regions.len()
+            + c.zones.len()
+            + c.products.len()
+            + c.pools.len()
+            + c.hosts.len()
+            + c.merchants.len()
+            + c.instances.len()
+            + c.services.len()
+            + c.dependencies.len()
+            + c.promotions.len()
+    }
+}
+
+async fn write_all<E: Entity>(
+    tx: &mut Tx<'_>,
+    items: &[E],
+    done: &mut usize,
+    total: usize,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<()> {
+    for chunk in items.chunks(CHUNK) {
+        tx.insert_many(chunk).await?;
+        *done += chunk.len();
+        progress(Progress {
+            stage: E::KIND.plural(),
+            done: *done,
+            total,
+        });
+    }
+    Ok(())
+}
+
+impl App {
+    /// Whether the store holds no model records yet.
+    pub async fn is_empty(&self) -> Result<bool> {
+        for kind in Kind::ALL {
+            if self.store.count(kind, &OwnerFilter::Any).await? > 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Fills an empty store with the demo cloud of `generate(today)`.
+    pub async fn load_demo(
+        &self,
+        extensions: &[&dyn DemoExtension],
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<DemoSummary> {
+        if !self.is_empty().await? {
+            return Err(AppError::Conflict(
+                "the store already holds a cloud; the demo loads only into an empty one".into(),
+            ));
+        }
+        let cloud = generate(self.now().date());
+        let total = total(&cloud);
+        let mut done = 0;
+        let mut tx = self.store.begin().await?;
+        write_all(&mut tx, &cloud.regions, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.zones, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.products, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.pools, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.hosts, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.merchants, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.instances, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.services, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.dependencies, &mut done, total, progress).await?;
+        write_all(&mut tx, &cloud.promotions, &mut done, total, progress).await?;
+        let mut summary = DemoSummary {
+            regions: cloud.regions.len(),
+            zones: cloud.zones.len(),
+            products: cloud.products.len(),
+            pools: cloud.pools.len(),
+            hosts: cloud.hosts.len(),
+            merchants: cloud.merchants.len(),
+            instances: cloud.instances.len(),
+            services: cloud.services.len(),
+            dependencies: cloud.dependencies.len(),
+            promotions: cloud.promotions.len(),
+            extensions: Vec::new(),
+        };
+        for ext in extensions {
+            let n = ext.load(&mut tx, &cloud).await?;
+            progress(Progress {
+                stage: ext.name(),
+                done: total,
+                total,
+            });
+            summary.extensions.push((ext.name().to_owned(), n));
+        }
+        // One audit entry for the whole load: the demo's records are generated, not
+        // anybody's edits, and their ids are listed by the model itself.
+        tx.audit(NewAudit {
+            at: self.now(),
+            actor: "demo",
+            action: "demo",
+            kind: "cloud",
+            record_id: "demo",
+            before: None,
+            after: Some(serde_json::to_value(&summary).unwrap_or_default()),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+}
