@@ -52,16 +52,21 @@ fn write_scope(p: &Principal, kind: Kind) -> Result<Scope> {
 
 /// Parses a JSON value into an entity, naming the field at fault on failure.
 pub fn parse_entity<E: Entity>(value: Value) -> Result<E> {
+    parse_value(E::KIND.singular(), value)
+}
+
+/// Parses a JSON object into `T`, naming the field at fault on failure: serde's own
+/// messages name unknown and missing fields only in their text, so they are read out.
+pub fn parse_value<T: serde::de::DeserializeOwned>(what: &str, value: Value) -> Result<T> {
     if !value.is_object() {
         return Err(AppError::bad_input(
             None,
-            format!("a {} must be a JSON object", E::KIND.singular()),
+            format!("a {what} must be a JSON object"),
         ));
     }
-    serde_path_to_error::deserialize::<_, E>(value).map_err(|e| {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        // serde names unknown and missing fields only in its message.
         let named = ["unknown field `", "missing field `"]
             .iter()
             .find_map(|p| inner.split_once(p))

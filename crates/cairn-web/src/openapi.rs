@@ -1,0 +1,131 @@
+//! The OpenAPI 3 document of every API route, generated from the entity catalogue
+//! (schemas come from the entity types via schemars) and [`crate::api::fixed_routes`].
+
+use axum::Json;
+use cairn_domain::{with_entity, Entity, Kind};
+use schemars::gen::{SchemaGenerator, SchemaSettings};
+use serde_json::{json, Map, Value};
+
+/// The document, built anew on each call (it is small and cheap).
+pub fn document() -> Value {
+    let mut gen = SchemaGenerator::new(SchemaSettings::openapi3());
+    let mut paths = Map::new();
+    for kind in Kind::ALL {
+        with_entity!(kind, E => add_entity::<E>(&mut gen, &mut paths));
+    }
+    for (method, path, summary) in crate::api::fixed_routes() {
+        let op = json!({
+            "summary": summary,
+            "tags": ["platform"],
+            "responses": responses(json!({"type": "object"}), "200"),
+        });
+        paths
+            .entry(path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("path items are objects")
+            .insert(method.to_string(), op);
+    }
+    let mut schemas = Map::new();
+    for (name, schema) in gen.definitions() {
+        schemas.insert(name.clone(), serde_json::to_value(schema).unwrap_or_default());
+    }
+    schemas.insert("Error".into(), error_schema());
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "cairn API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The operations platform of a merchant cloud. Authenticate with 'Authorization: Bearer <token>'. A merchant's token sees only its own tenant: other tenants' records answer 404.",
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string", "nullable": true},
+            }
+        }}
+    })
+}
+
+fn responses(ok: Value, code: &str) -> Value {
+    let err = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    json!({
+        code: {"description": "success", "content": {"application/json": {"schema": ok}}},
+        "400": err, "401": err, "403": err, "404": err, "409": err, "422": err,
+    })
+}
+
+fn add_entity<E: Entity>(gen: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
+    let kind = E::KIND;
+    let schema = serde_json::to_value(gen.subschema_for::<E>()).unwrap_or_default();
+    let plural = kind.plural();
+    let one = kind.singular();
+    let filters: Vec<Value> = kind
+        .columns()
+        .iter()
+        .filter(|c| c.filter)
+        .map(|c| json!({"name": c.name, "in": "query", "required": false, "schema": {"type": "string"}, "description": format!("only {plural} whose {} equals this", c.name)}))
+        .chain([
+            json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}),
+            json!({"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"}, "description": "next_cursor of the previous page"}),
+        ])
+        .collect();
+    let page = json!({"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "items": schema},
+        "next_cursor": {"type": "string", "nullable": true},
+    }});
+    let body = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    paths.insert(
+        format!("/api/v1/{plural}"),
+        json!({
+            "get": {"summary": format!("List {plural}"), "tags": [plural], "parameters": filters, "responses": responses(page, "200")},
+            "post": {"summary": format!("Create a {one}; the id is generated when absent"), "tags": [plural], "requestBody": body, "responses": responses(schema.clone(), "201")},
+        }),
+    );
+    paths.insert(
+        format!("/api/v1/{plural}/{{id}}"),
+        json!({
+            "parameters": id_param,
+            "get": {"summary": format!("Get a {one}"), "tags": [plural], "responses": responses(schema.clone(), "200")},
+            "put": {"summary": format!("Replace a {one}"), "tags": [plural], "requestBody": body, "responses": responses(schema.clone(), "200")},
+            "delete": {"summary": format!("Delete a {one}"), "tags": [plural], "responses": responses(json!({}), "204")},
+        }),
+    );
+    paths.insert(
+        format!("/api/v1/{plural}/import"),
+        json!({
+            "post": {
+                "summary": format!("Import {plural} from a JSON array or CSV (Content-Type text/csv, or ?format=csv): all rows or none"),
+                "tags": [plural],
+                "parameters": [{"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["json", "csv"]}}],
+                "requestBody": {"required": true, "content": {
+                    "application/json": {"schema": {"type": "array", "items": schema}},
+                    "text/csv": {"schema": {"type": "string"}},
+                }},
+                "responses": responses(json!({"type": "object"}), "200"),
+            }
+        }),
+    );
+}
