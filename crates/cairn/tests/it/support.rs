@@ -1,0 +1,182 @@
+//! Fixture builders for the integration tests: a real cairn server on a loopback port,
+//! on SQLite in a temporary directory or on a fresh PostgreSQL database.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use cairn_app::App;
+use cairn_domain::{Clock, FixedClock, Timestamp};
+use cairn_store::testing;
+use serde_json::Value;
+
+/// The admin token every test server is bootstrapped with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// The fixed "now" of test servers: the demo cloud and audit times depend on it.
+pub fn test_now() -> Timestamp {
+    time::macros::datetime!(2026-11-25 04:00 UTC)
+}
+
+/// A running server and a client for it.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub app: App,
+    pub clock: Arc<FixedClock>,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub struct Builder {
+    demo: bool,
+    postgres: bool,
+    body_limit: Option<usize>,
+}
+
+impl TestServer {
+    pub fn builder() -> Builder {
+        Builder {
+            demo: false,
+            postgres: false,
+            body_limit: None,
+        }
+    }
+
+    /// An empty cloud on SQLite.
+    pub async fn start() -> TestServer {
+        Self::builder().build().await
+    }
+
+    /// The demo cloud on SQLite.
+    pub async fn start_demo() -> TestServer {
+        Self::builder().demo().build().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with a bearer token.
+    pub fn req(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str) -> (u16, Value) {
+        let res = self.req(reqwest::Method::GET, path, token).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let res = self.req(method, path, token).json(body).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates an API token with `role` (bound to `merchant` for merchants).
+    pub async fn token(&self, role: &str, merchant: Option<&str>) -> String {
+        let (status, body) = self
+            .send_json(
+                reqwest::Method::POST,
+                "/api/v1/tokens",
+                ADMIN_TOKEN,
+                &serde_json::json!({"role": role, "merchant_id": merchant}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a web UI user.
+    pub async fn user(&self, name: &str, password: &str, role: &str, merchant: Option<&str>) {
+        let (status, body) = self
+            .send_json(
+                reqwest::Method::POST,
+                "/api/v1/users",
+                ADMIN_TOKEN,
+                &serde_json::json!({"name": name, "password": password, "role": role, "merchant_id": merchant}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
+impl Builder {
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
+    }
+
+    /// Runs on a fresh PostgreSQL database; the test must first check
+    /// `testing::postgres_url()` and skip when it is `None`.
+    pub fn postgres(mut self) -> Self {
+        self.postgres = true;
+        self
+    }
+
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    pub async fn build(self) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = if self.postgres {
+            let url = testing::postgres_url().expect("postgres() needs CAIRN_TEST_POSTGRES_URL");
+            testing::postgres(&url).await.unwrap()
+        } else {
+            testing::sqlite_in(dir.path()).await.unwrap()
+        };
+        let clock = Arc::new(FixedClock::new(test_now()));
+        let app = App::new(store, clock.clone() as Arc<dyn Clock>);
+        app.bootstrap(Some(ADMIN_TOKEN)).await.unwrap();
+        if self.demo {
+            app.load_demo(&[], &|_| {}).await.unwrap();
+        }
+        let mut config = cairn_web::WebConfig::default();
+        if let Some(l) = self.body_limit {
+            config.body_limit = l;
+        }
+        let router = cairn_web::router(app.clone(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestServer {
+            base,
+            app,
+            clock,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
