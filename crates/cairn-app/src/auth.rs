@@ -107,8 +107,21 @@ impl App {
             created_by: "bootstrap".into(),
             created_at: self.now(),
         };
+        // The web UI's first user: `admin`, whose password is the same secret, so
+        // whoever holds the admin token can also sign in to the UI.
+        let admin = UserRecord {
+            id: new_id("u"),
+            name: "admin".into(),
+            password_hash: hash_password(&secret)?,
+            role: Role::Admin,
+            merchant_id: None,
+            created_at: self.now(),
+        };
         let mut tx = self.store.begin().await?;
         tx.insert_token(&record).await?;
+        if self.store.user_by_name("admin").await?.is_none() {
+            tx.insert_user(&admin).await?;
+        }
         tx.audit(NewAudit {
             at: self.now(),
             actor: "bootstrap",

@@ -316,7 +316,9 @@ impl Tx<'_> {
     pub async fn insert_many<E: Entity>(&mut self, items: &[E]) -> Result<()> {
         let cols = E::KIND.columns().len();
         // Stay well under both databases' limits on bound parameters per statement.
-        let per_stmt = (30_000 / cols).max(1);
+        // Rows per statement: enough to save round trips, few enough that each
+        // statement stays small to prepare; the full chunk shape is cached and reused.
+        let per_stmt = (30_000 / cols).clamp(1, 100);
         for chunk in items.chunks(per_stmt) {
             let values = chunk
                 .iter()

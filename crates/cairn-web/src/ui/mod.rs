@@ -1,8 +1,99 @@
-//! The web UI (placeholder while it is written).
-use axum::Router;
+//! The web UI: server-rendered HTML pages for people, on a desk or on a phone.
+//!
+//! Every page is rendered with maud, which escapes all text and attribute values, so
+//! names from the data (Chinese shop names included) can never inject markup. The UI
+//! loads nothing from the network but its own stylesheet (`/ui/app.css`) and needs no
+//! JavaScript: links and plain forms do all the work.
+//!
+//! One module per page family, each with thin handlers that call a use case of
+//! [`cairn_app::App`] and hand the result to a view function:
+//! - [`layout`]: the page shell, the navigation bar, error pages and the stylesheet;
+//! - [`login`]: signing in and out with a session cookie;
+//! - [`overview`]: counts per kind and the regions → zones → pools usage tree;
+//! - [`records`]: a list page and a detail page for every kind of the catalogue;
+//! - [`topology`]: the service topology drawn as an SVG graph.
+//!
+//! Errors of the use cases become statuses through [`crate::error::ApiError`], the one
+//! place that maps them, and are then shown as HTML pages instead of JSON.
 
+mod format;
+mod layout;
+mod login;
+mod overview;
+mod records;
+mod topology;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use cairn_app::AppError;
+use maud::Markup;
+
+use crate::error::ApiError;
 use crate::AppState;
 
+/// The routes of the web UI; `crate::router` merges them into the whole surface.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(overview::show))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", axum::routing::post(login::logout))
+        .route("/ui/app.css", get(layout::stylesheet))
+        .route("/ui/topology", get(topology::show))
+        .route("/ui/{kind}", get(records::list))
+        .route("/ui/{kind}/{id}", get(records::detail))
+}
+
+/// The content of a page, before the shell with the navigation bar is put around it.
+pub(crate) struct Page {
+    /// The document title, without the product name.
+    pub title: String,
+    /// The navigation link of the section the page belongs to, marked as current.
+    pub section: Option<&'static str>,
+    pub body: Markup,
+}
+
+/// A page that could not be shown: the status to answer with and what to tell the user.
+#[derive(Debug)]
+pub(crate) struct UiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl UiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> UiError {
+        UiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> UiError {
+        UiError::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl From<AppError> for UiError {
+    /// Takes the status and the user-facing message from the API's mapping, so both
+    /// edges agree on what every error means and server errors are logged once.
+    fn from(e: AppError) -> Self {
+        let api = ApiError::from(e);
+        UiError::new(api.status, api.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn use_case_errors_keep_the_status_the_api_gives_them() {
+        let forbidden = UiError::from(AppError::Forbidden("role merchant may not read hosts".into()));
+        assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+        assert_eq!(forbidden.message, "role merchant may not read hosts");
+        let missing = UiError::from(AppError::not_found("merchant", "m-2"));
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        let bad = UiError::from(AppError::bad_input(Some("limit".into()), "must be a number"));
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    }
 }

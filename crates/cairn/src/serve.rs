@@ -1,0 +1,189 @@
+//! `cairn serve` and `cairn demo`.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use cairn_app::auth::Bootstrap;
+use cairn_app::{App, SystemClock};
+use cairn_store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::{resolve_store, DemoArgs, FileConfig, LogFormat, ServeArgs, Settings};
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn open(data_dir: &Path, database_url: &str) -> anyhow::Result<App> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let store = Store::open(database_url)
+        .await
+        .with_context(|| format!("cannot open store {}", cairn_store::redact(database_url)))?;
+    tracing::info!(backend = ?store.backend(), "store open, migrations applied");
+    Ok(App::new(store, Arc::new(SystemClock)))
+}
+
+/// Installs the first admin token on an empty store and tells the operator once.
+async fn bootstrap(app: &App, data_dir: &Path) -> anyhow::Result<()> {
+    let from_env = std::env::var("CAIRN_BOOTSTRAP_TOKEN").ok().filter(|s| !s.is_empty());
+    match app.bootstrap(from_env.as_deref()).await? {
+        Bootstrap::AlreadyDone => {}
+        Bootstrap::FromEnvironment => {
+            tracing::info!("admin token installed from CAIRN_BOOTSTRAP_TOKEN");
+        }
+        Bootstrap::Generated(secret) => {
+            let path = data_dir.join("admin-token");
+            write_secret(&path, &secret)?;
+            println!(
+                "Created the admin API token (shown once; also in {}):\n\n    {secret}\n\n\
+                 Sign in to the web UI as `admin` with this token as the password.",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(f, "{secret}")?;
+    Ok(())
+}
+
+/// Loads the demo with a progress bar; returns seconds taken, or None if the store
+/// already held a cloud.
+async fn load_demo(app: &App, quiet: bool) -> anyhow::Result<Option<(f64, cairn_app::demo::DemoSummary)>> {
+    if !app.is_empty().await? {
+        tracing::info!("store already holds a cloud; demo not loaded");
+        return Ok(None);
+    }
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("loading demo cloud {bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let start = Instant::now();
+    let b = bar.clone();
+    let summary = app
+        .load_demo(&[], &move |p| {
+            b.set_length(p.total as u64);
+            b.set_position(p.done as u64);
+            b.set_message(p.stage);
+        })
+        .await?;
+    bar.finish_and_clear();
+    Ok(Some((start.elapsed().as_secs_f64(), summary)))
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let s = Settings::resolve(&args)?;
+    init_logs(s.log_format);
+    let app = open(&s.data_dir, &s.database_url).await?;
+    bootstrap(&app, &s.data_dir).await?;
+    if s.demo {
+        if let Some((secs, sum)) = load_demo(&app, false).await? {
+            tracing::info!(
+                seconds = format!("{secs:.2}"),
+                merchants = sum.merchants,
+                hosts = sum.hosts,
+                instances = sum.instances,
+                "demo cloud loaded"
+            );
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(s.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", s.listen))?;
+    let addr = listener.local_addr()?;
+    let config = cairn_web::WebConfig {
+        body_limit: s.body_limit,
+        ..Default::default()
+    };
+    let router = cairn_web::router(app.clone(), config);
+    println!("cairn is serving on http://{addr}/  (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/openapi.json)");
+    tracing::info!(%addr, "serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("requests finished; closing the store");
+    app.store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    init_logs(LogFormat::Text);
+    let file = FileConfig::load(args.store.config.as_deref())?;
+    let (data_dir, url) = resolve_store(&args.store, &file);
+    let app = open(&data_dir, &url).await?;
+    bootstrap(&app, &data_dir).await?;
+    match load_demo(&app, args.json).await? {
+        Some((secs, sum)) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "load_s": (secs * 1000.0).round() / 1000.0,
+                        "merchants": sum.merchants,
+                        "hosts": sum.hosts,
+                        "instances": sum.instances,
+                        "summary": sum,
+                    })
+                );
+            } else {
+                println!(
+                    "Loaded the demo cloud in {secs:.2} s: {} regions, {} zones, {} products, {} pools, \
+                     {} hosts, {} merchants, {} instances, {} services, {} dependencies, {} promotions.",
+                    sum.regions, sum.zones, sum.products, sum.pools, sum.hosts, sum.merchants,
+                    sum.instances, sum.services, sum.dependencies, sum.promotions
+                );
+            }
+        }
+        None => anyhow::bail!("the store in {} already holds a cloud", data_dir.display()),
+    }
+    app.store.close().await;
+    Ok(())
+}
