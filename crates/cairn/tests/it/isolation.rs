@@ -1,0 +1,135 @@
+//! Merchants are isolated: walking every route of the OpenAPI document with one
+//! merchant's token, nothing of another merchant is ever answered or changed.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::{TestServer, ADMIN_TOKEN};
+
+/// Two merchants of the demo cloud that both own services, instances and dependencies.
+async fn two_merchants(s: &TestServer) -> (String, String) {
+    let (_, deps) = s.get_json("/api/v1/dependencies?limit=1000", ADMIN_TOKEN).await;
+    let owners: BTreeSet<String> = deps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["merchant_id"].as_str().map(str::to_owned))
+        .collect();
+    let mut it = owners.into_iter();
+    (it.next().expect("a merchant with services"), it.next().expect("a second one"))
+}
+
+/// One record of `plural` owned by `merchant`, as the admin sees it.
+async fn record_of(s: &TestServer, plural: &str, merchant: &str) -> Value {
+    let filter = if plural == "merchants" { "id" } else { "merchant_id" };
+    let path = if plural == "merchants" {
+        format!("/api/v1/merchants/{merchant}")
+    } else {
+        format!("/api/v1/{plural}?{filter}={merchant}&limit=1")
+    };
+    let (status, body) = s.get_json(&path, ADMIN_TOKEN).await;
+    assert_eq!(status, 200, "{body}");
+    if plural == "merchants" {
+        body
+    } else {
+        body["items"][0].clone()
+    }
+}
+
+#[tokio::test]
+async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
+    let s = TestServer::start_demo().await;
+    let (me, other) = two_merchants(&s).await;
+    // The other tenant gets a merchant-scoped promotion so that kind has one too.
+    let (status, promo) = s
+        .send_json(Method::POST, "/api/v1/promotions", ADMIN_TOKEN, &json!({
+            "name": "店庆", "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-03T00:00:00Z",
+            "scope": "merchant", "merchant_id": other, "expected_uplift": 3.0}))
+        .await;
+    assert_eq!(status, 201, "{promo}");
+    let token = s.token("merchant", Some(&me)).await;
+
+    let doc: Value = s.http.get(s.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut walked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let kind = path.strip_prefix("/api/v1/").and_then(|p| p.split('/').next()).unwrap_or("");
+        let owned = matches!(kind, "merchants" | "instances" | "services" | "dependencies" | "promotions");
+        let catalog = matches!(kind, "regions" | "zones" | "products");
+        let infra = matches!(kind, "pools" | "hosts");
+        // The other tenant's record, for routes that take an id.
+        let theirs = if owned { Some(record_of(&s, kind, &other).await) } else { None };
+        for method in item.as_object().unwrap().keys().filter(|m| *m != "parameters") {
+            walked += 1;
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let concrete = match (&theirs, path.contains("{id}")) {
+                (Some(r), true) => path.replace("{id}", r["id"].as_str().unwrap()),
+                (None, true) => {
+                    // Any record of a catalogue or infrastructure kind.
+                    let (_, page) = s.get_json(&format!("/api/v1/{kind}?limit=1"), ADMIN_TOKEN).await;
+                    path.replace("{id}", page["items"][0]["id"].as_str().unwrap())
+                }
+                _ => path.clone(),
+            };
+            // A write tries to land in the other tenant.
+            let mut body = theirs.clone().unwrap_or_else(|| json!({"name": "x"}));
+            if body.get("merchant_id").is_some() {
+                body["merchant_id"] = json!(other);
+            }
+            if path.ends_with("/import") {
+                body = json!([body]);
+            }
+            let res = s.req(m.clone(), &concrete, &token).json(&body).send().await.unwrap();
+            let status = res.status().as_u16();
+            let text = res.text().await.unwrap();
+            let short: String = text.chars().take(300).collect();
+            let what = format!("{method} {concrete} -> {status} {short}");
+            assert!(status < 500, "{what}");
+            assert!(!text.contains(&format!("\"{other}\"")), "leaked the other tenant: {what}");
+            match (method.as_str(), path.as_str()) {
+                ("get", "/api/v1/me") => assert!(text.contains(&me), "{what}"),
+                ("get", "/api/v1/overview") => assert_eq!(status, 200, "{what}"),
+                (_, p) if p.starts_with("/api/v1/tokens") || p.starts_with("/api/v1/users") || p.starts_with("/api/v1/audit") => {
+                    assert!(matches!(status, 400 | 403), "{what}")
+                }
+                ("get", _) if infra => assert_eq!(status, 403, "{what}"),
+                ("get", _) if catalog => assert_eq!(status, 200, "{what}"),
+                ("get", p) if p.contains("{id}") => assert_eq!(status, 404, "{what}"),
+                ("get", _) => {
+                    assert_eq!(status, 200, "{what}");
+                    let page: Value = serde_json::from_str(&text).unwrap();
+                    let items = page["items"].as_array().unwrap();
+                    let key = if kind == "merchants" { "id" } else { "merchant_id" };
+                    for i in items {
+                        let owner = i[key].as_str();
+                        assert!(owner == Some(me.as_str()) || (kind == "promotions" && owner.is_none()), "{what}");
+                    }
+                    if matches!(kind, "merchants" | "instances" | "services") {
+                        assert!(!items.is_empty(), "a merchant sees its own {kind}: {what}");
+                    }
+                }
+                // Writes into the other tenant: refused, or the record is not there.
+                _ => assert!(matches!(status, 403 | 404 | 422), "{what}"),
+            }
+        }
+    }
+    assert!(walked >= 50, "walked only {walked} routes");
+
+    // Nothing of the other tenant changed: its records are as they were.
+    for kind in ["merchants", "instances", "services", "dependencies", "promotions"] {
+        let r = record_of(&s, kind, &other).await;
+        assert!(r.is_object(), "{kind} of {other} is gone");
+    }
+    let (_, who) = s.get_json("/api/v1/me", &token).await;
+    let actor = who["actor"].as_str().unwrap();
+    let (_, log) = s.get_json(&format!("/api/v1/audit?actor={actor}"), ADMIN_TOKEN).await;
+    assert_eq!(log["items"], json!([]), "the merchant's token wrote something: {log}");
+
+    // And its own services it may change.
+    let (status, created) = s
+        .send_json(Method::POST, "/api/v1/services", &token, &json!({"name": "my-new-api"}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["merchant_id"], json!(me));
+}
