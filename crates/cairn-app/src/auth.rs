@@ -160,7 +160,9 @@ impl App {
         merchant_id: Option<MerchantId>,
     ) -> Result<(TokenRecord, String)> {
         if !by.is_admin() {
-            return Err(AppError::Forbidden("only an admin may create tokens".into()));
+            return Err(AppError::Forbidden(
+                "only an admin may create tokens".into(),
+            ));
         }
         check_binding(role, &merchant_id)?;
         let mut tx = self.store.begin().await?;
@@ -269,7 +271,10 @@ impl App {
     }
 
     pub async fn logout(&self, session_secret: &str) -> Result<()> {
-        Ok(self.store.delete_session(&hash_secret(session_secret)).await?)
+        Ok(self
+            .store
+            .delete_session(&hash_secret(session_secret))
+            .await?)
     }
 
     /// The principal of a live web session.

@@ -62,32 +62,31 @@ pub struct ImportReport {
 
 /// Splits a file into one JSON object per record.
 pub fn parse_rows(kind: Kind, format: Format, text: &str) -> Result<Vec<Value>> {
-    let rows = match format {
-        Format::Json => {
-            let v: Value = serde_json::from_str(text).map_err(|e| {
-                AppError::bad_input(None, format!("the file is not valid JSON: {e}"))
-            })?;
-            match v {
-                Value::Array(a) => a,
-                Value::Object(mut o) => match o.remove("items") {
-                    Some(Value::Array(a)) => a,
+    let rows =
+        match format {
+            Format::Json => {
+                let v: Value = serde_json::from_str(text).map_err(|e| {
+                    AppError::bad_input(None, format!("the file is not valid JSON: {e}"))
+                })?;
+                match v {
+                    Value::Array(a) => a,
+                    Value::Object(mut o) => match o.remove("items") {
+                        Some(Value::Array(a)) => a,
+                        _ => return Err(AppError::bad_input(
+                            Some("items".into()),
+                            "a JSON import is an array of records or an object with an items array",
+                        )),
+                    },
                     _ => {
                         return Err(AppError::bad_input(
-                            Some("items".into()),
+                            None,
                             "a JSON import is an array of records or an object with an items array",
                         ))
                     }
-                },
-                _ => {
-                    return Err(AppError::bad_input(
-                        None,
-                        "a JSON import is an array of records or an object with an items array",
-                    ))
                 }
             }
-        }
-        Format::Csv => csv_rows(kind, text)?,
-    };
+            Format::Csv => csv_rows(kind, text)?,
+        };
     if rows.len() > MAX_ROWS {
         return Err(AppError::bad_input(
             None,
@@ -148,7 +147,11 @@ impl App {
         with_entity!(kind, E => self.import_rows::<E>(p, rows).await)
     }
 
-    async fn import_rows<E: Entity>(&self, p: &Principal, rows: Vec<Value>) -> Result<ImportReport> {
+    async fn import_rows<E: Entity>(
+        &self,
+        p: &Principal,
+        rows: Vec<Value>,
+    ) -> Result<ImportReport> {
         let scope = match p.write_scope(E::KIND) {
             cairn_domain::access::Scope::Denied => {
                 return Err(AppError::Forbidden(format!(
@@ -218,7 +221,8 @@ impl App {
         }
         tx.insert_many(&good).await?;
         for e in &good {
-            self.audit(&mut tx, p, "import", e.id(), None, Some(e)).await?;
+            self.audit(&mut tx, p, "import", e.id(), None, Some(e))
+                .await?;
         }
         tx.commit().await?;
         report.imported = good.len();

@@ -54,7 +54,10 @@ impl App {
         let mut counts = Vec::new();
         for kind in Kind::ALL {
             if let Ok(owner) = read_filter(p, kind) {
-                counts.push((kind.plural().to_owned(), self.store.count(kind, &owner).await?));
+                counts.push((
+                    kind.plural().to_owned(),
+                    self.store.count(kind, &owner).await?,
+                ));
             }
         }
         let regions = self.store.all::<Region>(&OwnerFilter::Any).await?;
@@ -64,7 +67,11 @@ impl App {
             (
                 self.store.all::<Pool>(&OwnerFilter::Any).await?,
                 self.store.all::<Product>(&OwnerFilter::Any).await?,
-                self.store.pool_usage().await?.into_iter().collect::<HashMap<_, _>>(),
+                self.store
+                    .pool_usage()
+                    .await?
+                    .into_iter()
+                    .collect::<HashMap<_, _>>(),
             )
         } else {
             Default::default()

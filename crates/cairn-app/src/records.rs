@@ -221,11 +221,7 @@ impl Checker {
 
 /// Applies a tenant write scope to a record's JSON: the owner defaults to the
 /// merchant, and naming another merchant is refused.
-pub(crate) fn apply_tenant(
-    kind: Kind,
-    scope: &Scope,
-    map: &mut Map<String, Value>,
-) -> Result<()> {
+pub(crate) fn apply_tenant(kind: Kind, scope: &Scope, map: &mut Map<String, Value>) -> Result<()> {
     let Scope::Tenant(m) = scope else {
         return Ok(());
     };
@@ -243,7 +239,11 @@ pub(crate) fn apply_tenant(
 }
 
 /// The object of a request body, with a generated id when asked and it has none.
-pub(crate) fn body_object(kind: Kind, body: Value, generate_id: bool) -> Result<Map<String, Value>> {
+pub(crate) fn body_object(
+    kind: Kind,
+    body: Value,
+    generate_id: bool,
+) -> Result<Map<String, Value>> {
     let Value::Object(mut map) = body else {
         return Err(AppError::bad_input(
             None,
@@ -257,7 +257,11 @@ pub(crate) fn body_object(kind: Kind, body: Value, generate_id: bool) -> Result<
 }
 
 /// Splits list parameters into the page and the filters, refusing unknown ones.
-pub fn list_query(kind: Kind, params: &[(String, String)], owner: OwnerFilter) -> Result<ListQuery> {
+pub fn list_query(
+    kind: Kind,
+    params: &[(String, String)],
+    owner: OwnerFilter,
+) -> Result<ListQuery> {
     let mut q = ListQuery {
         owner,
         limit: DEFAULT_LIMIT,
@@ -337,7 +341,12 @@ impl App {
         Ok(e)
     }
 
-    pub async fn update_record<E: Entity>(&self, p: &Principal, id: &str, body: Value) -> Result<E> {
+    pub async fn update_record<E: Entity>(
+        &self,
+        p: &Principal,
+        id: &str,
+        body: Value,
+    ) -> Result<E> {
         let scope = write_scope(p, E::KIND)?;
         let mut map = body_object(E::KIND, body, false)?;
         match map.get("id") {
@@ -426,7 +435,9 @@ impl App {
         q: &cairn_store::AuditQuery,
     ) -> Result<Page<cairn_store::AuditEntry>> {
         if !p.is_admin() {
-            return Err(AppError::Forbidden("only an admin may read the audit log".into()));
+            return Err(AppError::Forbidden(
+                "only an admin may read the audit log".into(),
+            ));
         }
         Ok(self.store.audit(q).await?)
     }

@@ -138,13 +138,21 @@ mod tests {
         let other = MerchantId::new("m-2");
         let scope = p.read_scope(Kind::Instance);
         assert!(Principal::scope_admits(&scope, Kind::Instance, Some(&own)));
-        assert!(!Principal::scope_admits(&scope, Kind::Instance, Some(&other)));
+        assert!(!Principal::scope_admits(
+            &scope,
+            Kind::Instance,
+            Some(&other)
+        ));
         assert!(!Principal::scope_admits(&scope, Kind::Instance, None));
         assert_eq!(p.read_scope(Kind::Host), Scope::Denied);
         assert_eq!(p.read_scope(Kind::Zone), Scope::All);
         let promo = p.read_scope(Kind::Promotion);
         assert!(Principal::scope_admits(&promo, Kind::Promotion, None));
-        assert!(!Principal::scope_admits(&promo, Kind::Promotion, Some(&other)));
+        assert!(!Principal::scope_admits(
+            &promo,
+            Kind::Promotion,
+            Some(&other)
+        ));
     }
 
     #[test]

@@ -155,9 +155,7 @@ impl Kind {
         match self {
             Kind::Region | Kind::Zone | Kind::Product => Visibility::Catalog,
             Kind::Pool | Kind::Host => Visibility::Infrastructure,
-            Kind::Merchant | Kind::Instance | Kind::Service | Kind::Dependency => {
-                Visibility::Owned
-            }
+            Kind::Merchant | Kind::Instance | Kind::Service | Kind::Dependency => Visibility::Owned,
             Kind::Promotion => Visibility::OwnedOrShared,
         }
     }

@@ -235,7 +235,10 @@ impl Entity for Zone {
         self.id.as_str()
     }
     fn validate(&self) -> Result<(), DomainError> {
-        ids(&[("id", self.id.as_str()), ("region_id", self.region_id.as_str())])?;
+        ids(&[
+            ("id", self.id.as_str()),
+            ("region_id", self.region_id.as_str()),
+        ])?;
         text("name", &self.name)
     }
 }
@@ -475,16 +478,46 @@ impl Entity for Promotion {
 macro_rules! with_entity {
     ($kind:expr, $t:ident => $body:expr) => {
         match $kind {
-            $crate::Kind::Region => { type $t = $crate::Region; $body }
-            $crate::Kind::Zone => { type $t = $crate::Zone; $body }
-            $crate::Kind::Product => { type $t = $crate::Product; $body }
-            $crate::Kind::Pool => { type $t = $crate::Pool; $body }
-            $crate::Kind::Host => { type $t = $crate::Host; $body }
-            $crate::Kind::Merchant => { type $t = $crate::Merchant; $body }
-            $crate::Kind::Instance => { type $t = $crate::Instance; $body }
-            $crate::Kind::Service => { type $t = $crate::Service; $body }
-            $crate::Kind::Dependency => { type $t = $crate::Dependency; $body }
-            $crate::Kind::Promotion => { type $t = $crate::Promotion; $body }
+            $crate::Kind::Region => {
+                type $t = $crate::Region;
+                $body
+            }
+            $crate::Kind::Zone => {
+                type $t = $crate::Zone;
+                $body
+            }
+            $crate::Kind::Product => {
+                type $t = $crate::Product;
+                $body
+            }
+            $crate::Kind::Pool => {
+                type $t = $crate::Pool;
+                $body
+            }
+            $crate::Kind::Host => {
+                type $t = $crate::Host;
+                $body
+            }
+            $crate::Kind::Merchant => {
+                type $t = $crate::Merchant;
+                $body
+            }
+            $crate::Kind::Instance => {
+                type $t = $crate::Instance;
+                $body
+            }
+            $crate::Kind::Service => {
+                type $t = $crate::Service;
+                $body
+            }
+            $crate::Kind::Dependency => {
+                type $t = $crate::Dependency;
+                $body
+            }
+            $crate::Kind::Promotion => {
+                type $t = $crate::Promotion;
+                $body
+            }
         }
     };
 }

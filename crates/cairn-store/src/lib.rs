@@ -100,7 +100,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -320,10 +322,7 @@ impl Tx<'_> {
         // statement stays small to prepare; the full chunk shape is cached and reused.
         let per_stmt = (30_000 / cols).clamp(1, 100);
         for chunk in items.chunks(per_stmt) {
-            let values = chunk
-                .iter()
-                .map(sql::encode)
-                .collect::<Result<Vec<_>>>()?;
+            let values = chunk.iter().map(sql::encode).collect::<Result<Vec<_>>>()?;
             let sql = sql::insert(E::KIND, chunk.len());
             let args: Vec<sql::Arg> = values.into_iter().flatten().collect();
             sql::bind(sqlx::query(&sql), &args)

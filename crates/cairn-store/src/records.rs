@@ -246,7 +246,11 @@ impl Store {
     }
 
     /// The user of a live session; expired sessions count as none.
-    pub async fn session_user(&self, secret_hash: &str, now: Timestamp) -> Result<Option<UserRecord>> {
+    pub async fn session_user(
+        &self,
+        secret_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<UserRecord>> {
         let cols = USER_COLS
             .split(", ")
             .map(|c| format!("u.{c}"))

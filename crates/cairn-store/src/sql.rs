@@ -108,7 +108,11 @@ pub(crate) fn count(kind: Kind, owner: &OwnerFilter) -> (String, Vec<Arg>) {
     let mut conds = Vec::new();
     owner_condition(kind, owner, &mut conds, &mut args);
     (
-        format!("SELECT COUNT(*) FROM {}{}", kind.plural(), where_clause(&conds)),
+        format!(
+            "SELECT COUNT(*) FROM {}{}",
+            kind.plural(),
+            where_clause(&conds)
+        ),
         args,
     )
 }
@@ -193,7 +197,9 @@ pub(crate) fn decode<E: Entity>(row: &AnyRow) -> Result<E, StoreError> {
                 .and_then(serde_json::Number::from_f64)
                 .map(Value::Number),
             ColumnType::Integer => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
-            ColumnType::Bool => row.try_get::<Option<i64>, _>(i)?.map(|b| Value::Bool(b != 0)),
+            ColumnType::Bool => row
+                .try_get::<Option<i64>, _>(i)?
+                .map(|b| Value::Bool(b != 0)),
         };
         if let Some(v) = v {
             map.insert(c.name.to_owned(), v);

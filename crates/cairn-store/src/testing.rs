@@ -20,11 +20,7 @@ pub fn postgres_url() -> Option<String> {
 /// Creates a new, empty database on the server at `base_url` and returns its URL.
 pub async fn fresh_postgres_database(base_url: &str) -> Result<String> {
     sqlx::any::install_default_drivers();
-    let name = format!(
-        "cairn_test_{}_{}",
-        std::process::id(),
-        rand_suffix()
-    );
+    let name = format!("cairn_test_{}_{}", std::process::id(), rand_suffix());
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(base_url).await?;
     sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await?;
     let (head, query) = match base_url.split_once('?') {
@@ -37,7 +33,9 @@ pub async fn fresh_postgres_database(base_url: &str) -> Result<String> {
         None => head,
     };
     if base.is_empty() {
-        return Err(StoreError::Config(format!("bad PostgreSQL URL {base_url:?}")));
+        return Err(StoreError::Config(format!(
+            "bad PostgreSQL URL {base_url:?}"
+        )));
     }
     Ok(format!("{base}/{name}{query}"))
 }

@@ -2,16 +2,33 @@
 //! against PostgreSQL when `CAIRN_TEST_POSTGRES_URL` is set (`.ci/run` sets it).
 
 use cairn_domain::*;
-use cairn_store::{AuditQuery, ListQuery, NewAudit, OwnerFilter, Store, StoreError, TokenRecord, UserRecord};
+use cairn_store::{
+    AuditQuery, ListQuery, NewAudit, OwnerFilter, Store, StoreError, TokenRecord, UserRecord,
+};
 
 fn now() -> Timestamp {
     time::macros::datetime!(2026-11-25 04:00 UTC)
 }
 
 /// A small cloud: one region, zone, product, pool, host, two merchants with instances.
-fn fixture() -> (Region, Zone, Product, Pool, Host, Vec<Merchant>, Vec<Instance>) {
-    let region = Region { id: "cn-hz".into(), name: "华东1 杭州".into() };
-    let zone = Zone { id: "cn-hz-g".into(), region_id: region.id.clone(), name: "杭州 G".into() };
+fn fixture() -> (
+    Region,
+    Zone,
+    Product,
+    Pool,
+    Host,
+    Vec<Merchant>,
+    Vec<Instance>,
+) {
+    let region = Region {
+        id: "cn-hz".into(),
+        name: "华东1 杭州".into(),
+    };
+    let zone = Zone {
+        id: "cn-hz-g".into(),
+        region_id: region.id.clone(),
+        name: "杭州 G".into(),
+    };
     let product = Product {
         id: "ecs".into(),
         name: "ECS".into(),
@@ -52,7 +69,11 @@ fn fixture() -> (Region, Zone, Product, Pool, Host, Vec<Merchant>, Vec<Instance>
             host_id: Some(host.id.clone()),
             spec: "ecs.g6.large".into(),
             units: 2.0 + i as f64,
-            state: if i == 4 { InstanceState::Released } else { InstanceState::Running },
+            state: if i == 4 {
+                InstanceState::Released
+            } else {
+                InstanceState::Running
+            },
         })
         .collect();
     (region, zone, product, pool, host, merchants, instances)
@@ -115,7 +136,11 @@ async fn records_round_trip_and_list_in_pages(store: Store) {
     let mut cursor = None;
     loop {
         let page = store
-            .list::<Instance>(&ListQuery { limit: 2, cursor, ..ListQuery::default() })
+            .list::<Instance>(&ListQuery {
+                limit: 2,
+                cursor,
+                ..ListQuery::default()
+            })
             .await
             .unwrap();
         assert!(page.items.len() <= 2);
@@ -135,14 +160,21 @@ async fn records_round_trip_and_list_in_pages(store: Store) {
         .unwrap();
     assert_eq!(released.items.len(), 1);
     assert_eq!(released.items[0].id.as_str(), "i-4");
-    assert!(store.get::<Host>("nope", &OwnerFilter::Any).await.unwrap().is_none());
+    assert!(store
+        .get::<Host>("nope", &OwnerFilter::Any)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn owner_filters_keep_tenants_apart(store: Store) {
     load_fixture(&store).await;
     let m1 = OwnerFilter::Merchant(MerchantId::new("m-1"));
     let mine = store
-        .list::<Instance>(&ListQuery { owner: m1.clone(), ..ListQuery::default() })
+        .list::<Instance>(&ListQuery {
+            owner: m1.clone(),
+            ..ListQuery::default()
+        })
         .await
         .unwrap();
     assert!(!mine.items.is_empty());
@@ -190,7 +222,11 @@ async fn writes_that_collide_are_conflicts(store: Store) {
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     drop(tx);
     let mut tx = store.begin().await.unwrap();
-    let dangling = Zone { id: "z-x".into(), region_id: "no-such".into(), name: "x".into() };
+    let dangling = Zone {
+        id: "z-x".into(),
+        region_id: "no-such".into(),
+        name: "x".into(),
+    };
     let err = tx.insert(&dangling).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 }
@@ -203,7 +239,10 @@ async fn a_dropped_transaction_leaves_nothing(store: Store) {
         tx.insert(&zone).await.unwrap();
         assert!(tx.exists(Kind::Zone, "cn-hz-g").await.unwrap());
     }
-    assert_eq!(store.count(Kind::Region, &OwnerFilter::Any).await.unwrap(), 0);
+    assert_eq!(
+        store.count(Kind::Region, &OwnerFilter::Any).await.unwrap(),
+        0
+    );
     assert_eq!(store.count(Kind::Zone, &OwnerFilter::Any).await.unwrap(), 0);
 }
 
@@ -222,16 +261,35 @@ async fn updates_replace_and_deletes_check_references(store: Store) {
     let err = tx.delete(Kind::Instance, "i-4").await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }));
     tx.commit().await.unwrap();
-    let got: Pool = store.get("ecs-hz-g", &OwnerFilter::Any).await.unwrap().unwrap();
+    let got: Pool = store
+        .get("ecs-hz-g", &OwnerFilter::Any)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.capacity, 2000.0);
-    assert_eq!(store.count(Kind::Instance, &OwnerFilter::Any).await.unwrap(), 4);
+    assert_eq!(
+        store
+            .count(Kind::Instance, &OwnerFilter::Any)
+            .await
+            .unwrap(),
+        4
+    );
 }
 
 async fn usage_counts_and_audit(store: Store) {
     load_fixture(&store).await;
     // Released instances free their units: 2 + 3 + 4 + 5.
-    assert_eq!(store.pool_usage().await.unwrap(), vec![("ecs-hz-g".to_owned(), 14.0)]);
-    assert_eq!(store.count(Kind::Merchant, &OwnerFilter::Any).await.unwrap(), 2);
+    assert_eq!(
+        store.pool_usage().await.unwrap(),
+        vec![("ecs-hz-g".to_owned(), 14.0)]
+    );
+    assert_eq!(
+        store
+            .count(Kind::Merchant, &OwnerFilter::Any)
+            .await
+            .unwrap(),
+        2
+    );
     let mut tx = store.begin().await.unwrap();
     for i in 0..3 {
         tx.audit(NewAudit {
@@ -248,11 +306,18 @@ async fn usage_counts_and_audit(store: Store) {
     }
     tx.commit().await.unwrap();
     let page = store
-        .audit(&AuditQuery { kind: Some("pools".into()), limit: 2, ..AuditQuery::default() })
+        .audit(&AuditQuery {
+            kind: Some("pools".into()),
+            limit: 2,
+            ..AuditQuery::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
-    assert_eq!(page.items[0].after, Some(serde_json::json!({"capacity": 3})));
+    assert_eq!(
+        page.items[0].after,
+        Some(serde_json::json!({"capacity": 3}))
+    );
     let rest = store
         .audit(&AuditQuery {
             limit: 2,
@@ -277,7 +342,12 @@ async fn users_tokens_and_sessions(store: Store) {
     };
     let mut tx = store.begin().await.unwrap();
     tx.insert_user(&user).await.unwrap();
-    let dup = tx.insert_user(&UserRecord { id: "u-2".into(), ..user.clone() }).await;
+    let dup = tx
+        .insert_user(&UserRecord {
+            id: "u-2".into(),
+            ..user.clone()
+        })
+        .await;
     assert!(matches!(dup, Err(StoreError::Conflict(m)) if m.contains("alice")));
     drop(tx);
     let mut tx = store.begin().await.unwrap();
@@ -294,12 +364,27 @@ async fn users_tokens_and_sessions(store: Store) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(store.user_by_name("alice").await.unwrap(), Some(user.clone()));
-    assert_eq!(store.token_by_hash("abc").await.unwrap().unwrap().role, Role::Admin);
+    assert_eq!(
+        store.user_by_name("alice").await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(
+        store.token_by_hash("abc").await.unwrap().unwrap().role,
+        Role::Admin
+    );
     assert_eq!(store.count_tokens().await.unwrap(), 1);
-    store.insert_session("s1", "u-1", now() + time::Duration::hours(1)).await.unwrap();
+    store
+        .insert_session("s1", "u-1", now() + time::Duration::hours(1))
+        .await
+        .unwrap();
     assert_eq!(store.session_user("s1", now()).await.unwrap(), Some(user));
-    assert_eq!(store.session_user("s1", now() + time::Duration::hours(2)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .session_user("s1", now() + time::Duration::hours(2))
+            .await
+            .unwrap(),
+        None
+    );
     store.delete_session("s1").await.unwrap();
     assert_eq!(store.session_user("s1", now()).await.unwrap(), None);
 }

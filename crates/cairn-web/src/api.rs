@@ -25,10 +25,22 @@ type ApiResult<T> = Result<T, ApiError>;
 pub fn fixed_routes() -> &'static [(&'static str, &'static str, &'static str)] {
     &[
         ("get", "/api/v1/me", "The caller's role and merchant."),
-        ("get", "/api/v1/overview", "Counts and the regions → zones → pools tree with usage."),
-        ("post", "/api/v1/tokens", "Create an API token (admin); the secret is shown once."),
+        (
+            "get",
+            "/api/v1/overview",
+            "Counts and the regions → zones → pools tree with usage.",
+        ),
+        (
+            "post",
+            "/api/v1/tokens",
+            "Create an API token (admin); the secret is shown once.",
+        ),
         ("post", "/api/v1/users", "Create a web UI user (admin)."),
-        ("get", "/api/v1/audit", "The audit log of writes, newest first (admin)."),
+        (
+            "get",
+            "/api/v1/audit",
+            "The audit log of writes, newest first (admin).",
+        ),
     ]
 }
 
@@ -90,10 +102,11 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     })
 }
 
-fn params(q: Result<Query<Vec<(String, String)>>, QueryRejection>) -> ApiResult<Vec<(String, String)>> {
-    q.map(|Query(v)| v).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text())
-    })
+fn params(
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> ApiResult<Vec<(String, String)>> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))
 }
 
 async fn list<E: Entity>(
@@ -128,7 +141,9 @@ async fn update<E: Entity>(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<E>> {
-    Ok(Json(s.app.update_record::<E>(&p, &id, json_body(body)?).await?))
+    Ok(Json(
+        s.app.update_record::<E>(&p, &id, json_body(body)?).await?,
+    ))
 }
 
 async fn delete<E: Entity>(
@@ -150,8 +165,12 @@ async fn import<E: Entity>(
     let params = params(q)?;
     let format = match params.iter().find(|(k, _)| k == "format") {
         Some((_, f)) => Format::guess(&format!(".{f}")).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "format must be csv or json")
-                .field("format")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "format must be csv or json",
+            )
+            .field("format")
         })?,
         None => headers
             .get(header::CONTENT_TYPE)

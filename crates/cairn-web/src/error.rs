@@ -47,7 +47,9 @@ impl From<AppError> for ApiError {
             AppError::Domain(DomainError::DanglingReference { .. }) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "dangling_reference")
             }
-            AppError::Domain(DomainError::Cycle { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "cycle"),
+            AppError::Domain(DomainError::Cycle { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "cycle")
+            }
             AppError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),

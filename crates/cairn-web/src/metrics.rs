@@ -54,7 +54,9 @@ impl Metrics {
         use std::fmt::Write;
         let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
-        out.push_str("# HELP cairn_http_requests_total HTTP requests answered, by route and status.\n");
+        out.push_str(
+            "# HELP cairn_http_requests_total HTTP requests answered, by route and status.\n",
+        );
         out.push_str("# TYPE cairn_http_requests_total counter\n");
         for ((method, route, status), n) in &m.requests {
             let _ = writeln!(
@@ -63,7 +65,9 @@ impl Metrics {
                 escape(route)
             );
         }
-        out.push_str("# HELP cairn_http_request_duration_seconds Time to answer HTTP requests, by route.\n");
+        out.push_str(
+            "# HELP cairn_http_request_duration_seconds Time to answer HTTP requests, by route.\n",
+        );
         out.push_str("# TYPE cairn_http_request_duration_seconds histogram\n");
         for (route, h) in &m.latency {
             let r = escape(route);
@@ -79,15 +83,25 @@ impl Metrics {
                 "cairn_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "cairn_http_request_duration_seconds_sum{{route=\"{r}\"}} {}", h.sum);
-            let _ = writeln!(out, "cairn_http_request_duration_seconds_count{{route=\"{r}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "cairn_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "cairn_http_request_duration_seconds_count{{route=\"{r}\"}} {}",
+                h.count
+            );
         }
         out
     }
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Middleware that records every request under its route pattern (never the raw path,
@@ -118,17 +132,32 @@ pub async fn render(State(s): State<AppState>) -> impl IntoResponse {
     };
     out.push_str("# HELP cairn_store_connections Connections of the store's pool, by state.\n");
     out.push_str("# TYPE cairn_store_connections gauge\n");
-    let _ = writeln!(out, "cairn_store_connections{{backend=\"{backend}\",state=\"idle\"}} {}", pool.idle);
+    let _ = writeln!(
+        out,
+        "cairn_store_connections{{backend=\"{backend}\",state=\"idle\"}} {}",
+        pool.idle
+    );
     let _ = writeln!(
         out,
         "cairn_store_connections{{backend=\"{backend}\",state=\"in_use\"}} {}",
         pool.size.saturating_sub(pool.idle)
     );
-    let _ = writeln!(out, "cairn_store_connections{{backend=\"{backend}\",state=\"max\"}} {}", pool.max);
+    let _ = writeln!(
+        out,
+        "cairn_store_connections{{backend=\"{backend}\",state=\"max\"}} {}",
+        pool.max
+    );
     out.push_str("# HELP cairn_build_info cairn's version.\n# TYPE cairn_build_info gauge\n");
-    let _ = writeln!(out, "cairn_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        out,
+        "cairn_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
 }

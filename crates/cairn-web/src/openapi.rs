@@ -28,7 +28,10 @@ pub fn document() -> Value {
     }
     let mut schemas = Map::new();
     for (name, schema) in gen.definitions() {
-        schemas.insert(name.clone(), serde_json::to_value(schema).unwrap_or_default());
+        schemas.insert(
+            name.clone(),
+            serde_json::to_value(schema).unwrap_or_default(),
+        );
     }
     schemas.insert("Error".into(), error_schema());
     json!({
@@ -96,7 +99,8 @@ fn add_entity<E: Entity>(gen: &mut SchemaGenerator, paths: &mut Map<String, Valu
         "next_cursor": {"type": "string", "nullable": true},
     }});
     let body = json!({"required": true, "content": {"application/json": {"schema": schema}}});
-    let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let id_param =
+        json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
     paths.insert(
         format!("/api/v1/{plural}"),
         json!({

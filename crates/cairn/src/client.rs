@@ -82,7 +82,10 @@ async fn check(res: reqwest::Response) -> anyhow::Result<Value> {
         return Ok(body);
     }
     let e = &body["error"];
-    let field = e["field"].as_str().map(|f| format!(" (field {f})")).unwrap_or_default();
+    let field = e["field"]
+        .as_str()
+        .map(|f| format!(" (field {f})"))
+        .unwrap_or_default();
     bail!(
         "server answered {status}: {}{field}",
         e["message"].as_str().unwrap_or("no message")
@@ -93,7 +96,12 @@ pub async fn resource(kind: Kind, cmd: ResourceCmd) -> anyhow::Result<()> {
     match cmd {
         ResourceCmd::List(a) => list(kind, a).await,
         ResourceCmd::Get { id, conn, output } => {
-            let url = format!("{}/api/v1/{}/{}", conn.server.trim_end_matches('/'), kind.plural(), id);
+            let url = format!(
+                "{}/api/v1/{}/{}",
+                conn.server.trim_end_matches('/'),
+                kind.plural(),
+                id
+            );
             let body = check(client()?.get(url).bearer_auth(&conn.token).send().await?).await?;
             print_records(kind, &[body], output);
             Ok(())
@@ -111,7 +119,11 @@ async fn list(kind: Kind, a: ListArgs) -> anyhow::Result<()> {
     }
     params.push(("limit".into(), a.limit.to_string()));
     let http = client()?;
-    let url = format!("{}/api/v1/{}", a.conn.server.trim_end_matches('/'), kind.plural());
+    let url = format!(
+        "{}/api/v1/{}",
+        a.conn.server.trim_end_matches('/'),
+        kind.plural()
+    );
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -119,7 +131,14 @@ async fn list(kind: Kind, a: ListArgs) -> anyhow::Result<()> {
         if let Some(c) = &cursor {
             q.push(("cursor".into(), c.clone()));
         }
-        let page = check(http.get(&url).query(&q).bearer_auth(&a.conn.token).send().await?).await?;
+        let page = check(
+            http.get(&url)
+                .query(&q)
+                .bearer_auth(&a.conn.token)
+                .send()
+                .await?,
+        )
+        .await?;
         items.extend(page["items"].as_array().cloned().unwrap_or_default());
         cursor = page["next_cursor"].as_str().map(str::to_owned);
         if !a.all || cursor.is_none() {
@@ -143,7 +162,10 @@ fn cell(v: &Value) -> String {
 
 fn print_records(kind: Kind, items: &[Value], output: Output) {
     if output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(items).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(items).unwrap_or_default()
+        );
         return;
     }
     let cols: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
@@ -190,7 +212,10 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
         None => {
             let stem = name.split('.').next().unwrap_or_default();
             Kind::from_plural(stem).with_context(|| {
-                format!("cannot tell the kind from the file name {name:?}; pass --kind ({})", kinds())
+                format!(
+                    "cannot tell the kind from the file name {name:?}; pass --kind ({})",
+                    kinds()
+                )
             })?
         }
     };
@@ -200,8 +225,13 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
         cairn_app::import::Format::Csv => "text/csv",
         cairn_app::import::Format::Json => "application/json",
     };
-    let text = std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
-    let url = format!("{}/api/v1/{}/import", a.conn.server.trim_end_matches('/'), kind.plural());
+    let text =
+        std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let url = format!(
+        "{}/api/v1/{}/import",
+        a.conn.server.trim_end_matches('/'),
+        kind.plural()
+    );
     let res = client()?
         .post(url)
         .bearer_auth(&a.conn.token)
@@ -220,8 +250,14 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
             eprintln!(
                 "row {}{}: {}{}",
                 e["row"],
-                e["id"].as_str().map(|i| format!(" ({i})")).unwrap_or_default(),
-                e["field"].as_str().map(|f| format!("{f}: ")).unwrap_or_default(),
+                e["id"]
+                    .as_str()
+                    .map(|i| format!(" ({i})"))
+                    .unwrap_or_default(),
+                e["field"]
+                    .as_str()
+                    .map(|f| format!("{f}: "))
+                    .unwrap_or_default(),
                 e["message"].as_str().unwrap_or_default()
             );
         }

@@ -94,8 +94,14 @@ impl Settings {
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
         let file = FileConfig::load(args.store.config.as_deref())?;
         let (data_dir, database_url) = resolve_store(&args.store, &file);
-        let body_limit = args.body_limit.or(file.body_limit).unwrap_or(16 * 1024 * 1024);
-        anyhow::ensure!(body_limit >= 1024, "body_limit must be at least 1024 bytes, got {body_limit}");
+        let body_limit = args
+            .body_limit
+            .or(file.body_limit)
+            .unwrap_or(16 * 1024 * 1024);
+        anyhow::ensure!(
+            body_limit >= 1024,
+            "body_limit must be at least 1024 bytes, got {body_limit}"
+        );
         Ok(Settings {
             listen: args
                 .listen
@@ -105,7 +111,10 @@ impl Settings {
             database_url,
             demo: args.demo || file.demo.unwrap_or(false),
             body_limit,
-            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
         })
     }
 }

@@ -37,7 +37,9 @@ async fn open(data_dir: &Path, database_url: &str) -> anyhow::Result<App> {
 
 /// Installs the first admin token on an empty store and tells the operator once.
 async fn bootstrap(app: &App, data_dir: &Path) -> anyhow::Result<()> {
-    let from_env = std::env::var("CAIRN_BOOTSTRAP_TOKEN").ok().filter(|s| !s.is_empty());
+    let from_env = std::env::var("CAIRN_BOOTSTRAP_TOKEN")
+        .ok()
+        .filter(|s| !s.is_empty());
     match app.bootstrap(from_env.as_deref()).await? {
         Bootstrap::AlreadyDone => {}
         Bootstrap::FromEnvironment => {
@@ -70,7 +72,10 @@ fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
 
 /// Loads the demo with a progress bar; returns seconds taken, or None if the store
 /// already held a cloud.
-async fn load_demo(app: &App, quiet: bool) -> anyhow::Result<Option<(f64, cairn_app::demo::DemoSummary)>> {
+async fn load_demo(
+    app: &App,
+    quiet: bool,
+) -> anyhow::Result<Option<(f64, cairn_app::demo::DemoSummary)>> {
     if !app.is_empty().await? {
         tracing::info!("store already holds a cloud; demo not loaded");
         return Ok(None);

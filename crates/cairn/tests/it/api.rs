@@ -14,19 +14,49 @@ async fn post(s: &TestServer, path: &str, body: Value) -> Value {
 }
 
 async fn small_cloud(s: &TestServer) {
-    post(s, "/api/v1/regions", json!({"id": "cn-hz", "name": "华东1 杭州"})).await;
-    post(s, "/api/v1/zones", json!({"id": "cn-hz-g", "region_id": "cn-hz", "name": "杭州 G"})).await;
-    post(s, "/api/v1/products", json!({"id": "ecs", "name": "ECS", "unit": "vCPU", "lead_time_days": 45})).await;
-    post(s, "/api/v1/pools", json!({"id": "ecs-hz-g", "product_id": "ecs", "zone_id": "cn-hz-g", "capacity": 960.0})).await;
+    post(
+        s,
+        "/api/v1/regions",
+        json!({"id": "cn-hz", "name": "华东1 杭州"}),
+    )
+    .await;
+    post(
+        s,
+        "/api/v1/zones",
+        json!({"id": "cn-hz-g", "region_id": "cn-hz", "name": "杭州 G"}),
+    )
+    .await;
+    post(
+        s,
+        "/api/v1/products",
+        json!({"id": "ecs", "name": "ECS", "unit": "vCPU", "lead_time_days": 45}),
+    )
+    .await;
+    post(
+        s,
+        "/api/v1/pools",
+        json!({"id": "ecs-hz-g", "product_id": "ecs", "zone_id": "cn-hz-g", "capacity": 960.0}),
+    )
+    .await;
     post(s, "/api/v1/hosts", json!({"id": "h-1", "zone_id": "cn-hz-g", "rack": "r01", "pool_id": "ecs-hz-g", "state": "up", "cpu_cores": 96, "memory_gib": 384})).await;
-    post(s, "/api/v1/merchants", json!({"id": "m-1", "name": "江南茶叶旗舰店", "tier": "vip"})).await;
+    post(
+        s,
+        "/api/v1/merchants",
+        json!({"id": "m-1", "name": "江南茶叶旗舰店", "tier": "vip"}),
+    )
+    .await;
 }
 
 async fn story(s: TestServer) {
     small_cloud(&s).await;
 
     // A record created without an id gets one.
-    let m = post(&s, "/api/v1/merchants", json!({"name": "西湖丝绸", "tier": "standard"})).await;
+    let m = post(
+        &s,
+        "/api/v1/merchants",
+        json!({"name": "西湖丝绸", "tier": "standard"}),
+    )
+    .await;
     let generated = m["id"].as_str().unwrap().to_owned();
     assert!(generated.starts_with("m-"), "{generated}");
 
@@ -69,7 +99,13 @@ async fn story(s: TestServer) {
     loop {
         let (status, page) = s.get_json(&path, ADMIN_TOKEN).await;
         assert_eq!(status, 200, "{page}");
-        ids.extend(page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/api/v1/instances?limit=10&cursor={c}"),
             None => break,
@@ -89,44 +125,104 @@ async fn story(s: TestServer) {
 
     // Replace and delete.
     let (status, pool) = s
-        .send_json(Method::PUT, "/api/v1/pools/ecs-hz-g", ADMIN_TOKEN,
-            &json!({"product_id": "ecs", "zone_id": "cn-hz-g", "capacity": 1920.0}))
+        .send_json(
+            Method::PUT,
+            "/api/v1/pools/ecs-hz-g",
+            ADMIN_TOKEN,
+            &json!({"product_id": "ecs", "zone_id": "cn-hz-g", "capacity": 1920.0}),
+        )
         .await;
     assert_eq!(status, 200, "{pool}");
     assert_eq!(pool["capacity"], 1920.0);
-    let (status, err) = s.send_json(Method::DELETE, "/api/v1/pools/ecs-hz-g", ADMIN_TOKEN, &json!({})).await;
+    let (status, err) = s
+        .send_json(
+            Method::DELETE,
+            "/api/v1/pools/ecs-hz-g",
+            ADMIN_TOKEN,
+            &json!({}),
+        )
+        .await;
     assert_eq!(status, 409, "a pool with hosts and instances stays: {err}");
-    let res = s.req(Method::DELETE, &format!("/api/v1/merchants/{generated}"), ADMIN_TOKEN).send().await.unwrap();
+    let res = s
+        .req(
+            Method::DELETE,
+            &format!("/api/v1/merchants/{generated}"),
+            ADMIN_TOKEN,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
-    let (status, _) = s.get_json(&format!("/api/v1/merchants/{generated}"), ADMIN_TOKEN).await;
+    let (status, _) = s
+        .get_json(&format!("/api/v1/merchants/{generated}"), ADMIN_TOKEN)
+        .await;
     assert_eq!(status, 404);
 
     // The topology stays acyclic.
-    for (id, name) in [("web", "storefront"), ("api", "order-api"), ("db", "orders-rds")] {
-        post(&s, "/api/v1/services", json!({"id": id, "name": name, "merchant_id": "m-1"})).await;
+    for (id, name) in [
+        ("web", "storefront"),
+        ("api", "order-api"),
+        ("db", "orders-rds"),
+    ] {
+        post(
+            &s,
+            "/api/v1/services",
+            json!({"id": id, "name": name, "merchant_id": "m-1"}),
+        )
+        .await;
     }
-    post(&s, "/api/v1/dependencies", json!({"id": "d1", "from_service_id": "web", "to_service_id": "api"})).await;
-    let d2 = post(&s, "/api/v1/dependencies", json!({"id": "d2", "from_service_id": "api", "to_service_id": "db"})).await;
-    assert_eq!(d2["merchant_id"], "m-1", "a dependency belongs to its caller's merchant");
+    post(
+        &s,
+        "/api/v1/dependencies",
+        json!({"id": "d1", "from_service_id": "web", "to_service_id": "api"}),
+    )
+    .await;
+    let d2 = post(
+        &s,
+        "/api/v1/dependencies",
+        json!({"id": "d2", "from_service_id": "api", "to_service_id": "db"}),
+    )
+    .await;
+    assert_eq!(
+        d2["merchant_id"], "m-1",
+        "a dependency belongs to its caller's merchant"
+    );
     let (status, err) = s
-        .send_json(Method::POST, "/api/v1/dependencies", ADMIN_TOKEN,
-            &json!({"from_service_id": "db", "to_service_id": "web"}))
+        .send_json(
+            Method::POST,
+            "/api/v1/dependencies",
+            ADMIN_TOKEN,
+            &json!({"from_service_id": "db", "to_service_id": "web"}),
+        )
         .await;
     assert_eq!(status, 422);
     assert_eq!(err["error"]["code"], "cycle");
     assert_eq!(err["error"]["field"], "to_service_id");
-    assert!(err["error"]["message"].as_str().unwrap().contains("web -> api -> db -> web"), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("web -> api -> db -> web"),
+        "{err}"
+    );
 
     // Every write is in the audit log with before and after.
-    let (status, log) = s.get_json("/api/v1/audit?kind=pools&record_id=ecs-hz-g", ADMIN_TOKEN).await;
+    let (status, log) = s
+        .get_json("/api/v1/audit?kind=pools&record_id=ecs-hz-g", ADMIN_TOKEN)
+        .await;
     assert_eq!(status, 200);
     let entries = log["items"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{log}");
     assert_eq!(entries[0]["action"], "update");
-    assert_eq!(entries[0]["actor"].as_str().unwrap().split(':').next(), Some("token"));
+    assert_eq!(
+        entries[0]["actor"].as_str().unwrap().split(':').next(),
+        Some("token")
+    );
     assert_eq!(entries[0]["before"]["capacity"], 960.0);
     assert_eq!(entries[0]["after"]["capacity"], 1920.0);
-    let (_, imports) = s.get_json("/api/v1/audit?kind=instances&limit=1000", ADMIN_TOKEN).await;
+    let (_, imports) = s
+        .get_json("/api/v1/audit?kind=instances&limit=1000", ADMIN_TOKEN)
+        .await;
     assert_eq!(imports["items"].as_array().unwrap().len(), 25);
 
     // The audit log is for admins only.
@@ -137,7 +233,12 @@ async fn story(s: TestServer) {
     let (status, _) = s.get_json("/api/v1/hosts", &viewer).await;
     assert_eq!(status, 200);
     let (status, err) = s
-        .send_json(Method::POST, "/api/v1/regions", &viewer, &json!({"name": "x"}))
+        .send_json(
+            Method::POST,
+            "/api/v1/regions",
+            &viewer,
+            &json!({"name": "x"}),
+        )
         .await;
     assert_eq!(status, 403, "{err}");
 }
@@ -174,13 +275,34 @@ async fn the_demo_cloud_is_served_and_documented() {
     assert!(counts["hosts"] >= 2000);
     assert!(counts["instances"] >= 10_000);
     assert!(counts["services"] >= 30);
-    let (_, promos) = s.get_json("/api/v1/promotions?scope=global", ADMIN_TOKEN).await;
-    let names: Vec<&str> = promos["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert!(names.iter().filter(|n| n.contains("11")).count() >= 2, "{names:?}");
-    assert!(names.iter().filter(|n| n.contains("618")).count() >= 2, "{names:?}");
+    let (_, promos) = s
+        .get_json("/api/v1/promotions?scope=global", ADMIN_TOKEN)
+        .await;
+    let names: Vec<&str> = promos["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.iter().filter(|n| n.contains("11")).count() >= 2,
+        "{names:?}"
+    );
+    assert!(
+        names.iter().filter(|n| n.contains("618")).count() >= 2,
+        "{names:?}"
+    );
 
     // The OpenAPI document names every kind's routes and the fixed ones.
-    let doc: Value = s.http.get(s.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = s
+        .http
+        .get(s.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
     for kind in cairn_domain::Kind::ALL {
         for suffix in ["", "/{id}", "/import"] {
@@ -191,10 +313,31 @@ async fn the_demo_cloud_is_served_and_documented() {
     assert!(doc["components"]["schemas"]["Merchant"].is_object());
 
     // Health, readiness and cairn's own metrics.
-    assert_eq!(s.http.get(s.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(s.http.get(s.url("/readyz")).send().await.unwrap().status(), 200);
-    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"cairn_http_requests_total{method="GET",route="/api/v1/overview",status="200"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"cairn_http_request_duration_seconds_bucket{route="/api/v1/promotions",le="+Inf"} 1"#));
+    assert_eq!(
+        s.http.get(s.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        s.http.get(s.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"cairn_http_requests_total{method="GET",route="/api/v1/overview",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        r#"cairn_http_request_duration_seconds_bucket{route="/api/v1/promotions",le="+Inf"} 1"#
+    ));
     assert!(metrics.contains("cairn_store_connections{backend=\"sqlite\",state=\"max\"} 4"));
 }

@@ -55,7 +55,9 @@ async fn check(s: &TestServer, c: Case) {
         req = req.bearer_auth(t);
     }
     if !c.body.is_empty() {
-        req = req.header("content-type", c.content_type).body(c.body.clone());
+        req = req
+            .header("content-type", c.content_type)
+            .body(c.body.clone());
     }
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
@@ -64,9 +66,18 @@ async fn check(s: &TestServer, c: Case) {
         .unwrap_or_else(|_| panic!("{}: the error is not JSON: {text}", c.what));
     assert_eq!(status, c.status, "{}: {body}", c.what);
     assert_eq!(body["error"]["code"], c.code, "{}: {body}", c.what);
-    assert_eq!(body["error"]["field"].as_str(), c.field, "{}: {body}", c.what);
+    assert_eq!(
+        body["error"]["field"].as_str(),
+        c.field,
+        "{}: {body}",
+        c.what
+    );
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.len() > 10, "{}: the message says too little: {body}", c.what);
+    assert!(
+        message.len() > 10,
+        "{}: the message says too little: {body}",
+        c.what
+    );
 }
 
 async fn audit_count(s: &TestServer) -> usize {
@@ -79,11 +90,26 @@ async fn every_kind_of_bad_input_gets_a_clear_4xx_and_writes_nothing() {
     let s = TestServer::builder().body_limit(8 * 1024).build().await;
     for (path, body) in [
         ("/api/v1/regions", json!({"id": "cn-hz", "name": "杭州"})),
-        ("/api/v1/zones", json!({"id": "cn-hz-g", "region_id": "cn-hz", "name": "G"})),
-        ("/api/v1/products", json!({"id": "ecs", "name": "ECS", "unit": "vCPU", "lead_time_days": 45})),
-        ("/api/v1/products", json!({"id": "rds", "name": "RDS", "unit": "GiB", "lead_time_days": 30})),
-        ("/api/v1/pools", json!({"id": "p1", "product_id": "ecs", "zone_id": "cn-hz-g", "capacity": 100})),
-        ("/api/v1/merchants", json!({"id": "m-1", "name": "店", "tier": "standard"})),
+        (
+            "/api/v1/zones",
+            json!({"id": "cn-hz-g", "region_id": "cn-hz", "name": "G"}),
+        ),
+        (
+            "/api/v1/products",
+            json!({"id": "ecs", "name": "ECS", "unit": "vCPU", "lead_time_days": 45}),
+        ),
+        (
+            "/api/v1/products",
+            json!({"id": "rds", "name": "RDS", "unit": "GiB", "lead_time_days": 30}),
+        ),
+        (
+            "/api/v1/pools",
+            json!({"id": "p1", "product_id": "ecs", "zone_id": "cn-hz-g", "capacity": 100}),
+        ),
+        (
+            "/api/v1/merchants",
+            json!({"id": "m-1", "name": "店", "tier": "standard"}),
+        ),
     ] {
         let (status, got) = s.send_json(Method::POST, path, ADMIN_TOKEN, &body).await;
         assert_eq!(status, 201, "{got}");
@@ -178,7 +204,11 @@ async fn every_kind_of_bad_input_gets_a_clear_4xx_and_writes_nothing() {
     for c in cases {
         check(&s, c).await;
     }
-    assert_eq!(audit_count(&s).await, before, "no bad request may write anything");
+    assert_eq!(
+        audit_count(&s).await,
+        before,
+        "no bad request may write anything"
+    );
     let (_, regions) = s.get_json("/api/v1/regions", ADMIN_TOKEN).await;
     assert_eq!(regions["items"].as_array().unwrap().len(), 1);
 }

@@ -32,7 +32,10 @@ impl Serve {
         let config = dir.join("cairn.toml");
         std::fs::write(
             &config,
-            format!("listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n", dir.join("data").display()),
+            format!(
+                "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n",
+                dir.join("data").display()
+            ),
         )
         .unwrap();
         let mut cmd = cairn();
@@ -40,30 +43,53 @@ impl Serve {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut stdout = Vec::new();
         let base = loop {
-            let line = lines.next().expect("serve exited before listening").unwrap();
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
             stdout.push(line.clone());
             if let Some(rest) = line.strip_prefix("cairn is serving on ") {
-                break rest.split_whitespace().next().unwrap().trim_end_matches('/').to_owned();
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/')
+                    .to_owned();
             }
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Serve { child, base, stdout }
+        Serve {
+            child,
+            base,
+            stdout,
+        }
     }
 
     fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "serve ignored SIGTERM");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "serve ignored SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -94,13 +120,34 @@ async fn an_operator_serves_the_demo_scripts_it_and_restarts_on_the_same_data() 
     let env = [("CAIRN_BOOTSTRAP_TOKEN", TOKEN), ("CAIRN_DEMO", "true")];
     let serve = Serve::start(dir.path(), &env);
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{}/readyz", serve.base)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{}/readyz", serve.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // Scripts list with JSON output and filters.
-    let (ok, out, err) = cli(&serve.base, &["merchants", "list", "--filter", "tier=vip", "--all", "--output", "json"]);
+    let (ok, out, err) = cli(
+        &serve.base,
+        &[
+            "merchants",
+            "list",
+            "--filter",
+            "tier=vip",
+            "--all",
+            "--output",
+            "json",
+        ],
+    );
     assert!(ok, "{err}");
     let vips: Vec<Value> = serde_json::from_str(&out).unwrap();
-    assert!(vips.len() >= 5 && vips.iter().all(|m| m["tier"] == "vip"), "{out}");
+    assert!(
+        vips.len() >= 5 && vips.iter().all(|m| m["tier"] == "vip"),
+        "{out}"
+    );
     let (ok, table, _) = cli(&serve.base, &["pools", "list", "--limit", "5"]);
     assert!(ok);
     assert!(table.starts_with("ID  "), "{table}");
@@ -122,7 +169,10 @@ async fn an_operator_serves_the_demo_scripts_it_and_restarts_on_the_same_data() 
 
     // Restart on the same data: nothing is lost, the demo is not loaded twice.
     let serve = Serve::start(dir.path(), &env);
-    let (ok, out, _) = cli(&serve.base, &["regions", "get", "cn-sz", "--output", "json"]);
+    let (ok, out, _) = cli(
+        &serve.base,
+        &["regions", "get", "cn-sz", "--output", "json"],
+    );
     assert!(ok);
     assert!(out.contains("深圳"));
     let (ok, out, _) = cli(&serve.base, &["regions", "list", "--output", "json"]);
@@ -148,7 +198,10 @@ fn a_fresh_store_prints_a_generated_admin_token_once_and_keeps_it_private() {
     }
     assert!(serve.stop().success());
     let again = Serve::start(dir.path(), &[]);
-    assert!(!again.stdout.join("\n").contains("admin API token"), "printed twice");
+    assert!(
+        !again.stdout.join("\n").contains("admin API token"),
+        "printed twice"
+    );
     assert!(again.stop().success());
 }
 
@@ -157,7 +210,11 @@ fn a_config_file_with_an_unknown_setting_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("cairn.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisten_port = 9\n").unwrap();
-    let out = cairn().args(["serve", "--config"]).arg(&config).output().unwrap();
+    let out = cairn()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen_port"), "{err}");
@@ -179,7 +236,13 @@ fn every_subcommand_explains_itself() {
     }
     let serve = cairn().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&serve.stdout);
-    for flag in ["--listen", "--data-dir", "--database-url", "--config", "CAIRN_LISTEN"] {
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--config",
+        "CAIRN_LISTEN",
+    ] {
         assert!(text.contains(flag), "serve --help lacks {flag}");
     }
 }

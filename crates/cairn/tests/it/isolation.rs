@@ -10,7 +10,9 @@ use crate::support::{TestServer, ADMIN_TOKEN};
 
 /// Two merchants of the demo cloud that both own services, instances and dependencies.
 async fn two_merchants(s: &TestServer) -> (String, String) {
-    let (_, deps) = s.get_json("/api/v1/dependencies?limit=1000", ADMIN_TOKEN).await;
+    let (_, deps) = s
+        .get_json("/api/v1/dependencies?limit=1000", ADMIN_TOKEN)
+        .await;
     let owners: BTreeSet<String> = deps["items"]
         .as_array()
         .unwrap()
@@ -18,12 +20,19 @@ async fn two_merchants(s: &TestServer) -> (String, String) {
         .filter_map(|d| d["merchant_id"].as_str().map(str::to_owned))
         .collect();
     let mut it = owners.into_iter();
-    (it.next().expect("a merchant with services"), it.next().expect("a second one"))
+    (
+        it.next().expect("a merchant with services"),
+        it.next().expect("a second one"),
+    )
 }
 
 /// One record of `plural` owned by `merchant`, as the admin sees it.
 async fn record_of(s: &TestServer, plural: &str, merchant: &str) -> Value {
-    let filter = if plural == "merchants" { "id" } else { "merchant_id" };
+    let filter = if plural == "merchants" {
+        "id"
+    } else {
+        "merchant_id"
+    };
     let path = if plural == "merchants" {
         format!("/api/v1/merchants/{merchant}")
     } else {
@@ -44,30 +53,60 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
     let (me, other) = two_merchants(&s).await;
     // The other tenant gets a merchant-scoped promotion so that kind has one too.
     let (status, promo) = s
-        .send_json(Method::POST, "/api/v1/promotions", ADMIN_TOKEN, &json!({
+        .send_json(
+            Method::POST,
+            "/api/v1/promotions",
+            ADMIN_TOKEN,
+            &json!({
             "name": "店庆", "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-03T00:00:00Z",
-            "scope": "merchant", "merchant_id": other, "expected_uplift": 3.0}))
+            "scope": "merchant", "merchant_id": other, "expected_uplift": 3.0}),
+        )
         .await;
     assert_eq!(status, 201, "{promo}");
     let token = s.token("merchant", Some(&me)).await;
 
-    let doc: Value = s.http.get(s.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = s
+        .http
+        .get(s.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut walked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
-        let kind = path.strip_prefix("/api/v1/").and_then(|p| p.split('/').next()).unwrap_or("");
-        let owned = matches!(kind, "merchants" | "instances" | "services" | "dependencies" | "promotions");
+        let kind = path
+            .strip_prefix("/api/v1/")
+            .and_then(|p| p.split('/').next())
+            .unwrap_or("");
+        let owned = matches!(
+            kind,
+            "merchants" | "instances" | "services" | "dependencies" | "promotions"
+        );
         let catalog = matches!(kind, "regions" | "zones" | "products");
         let infra = matches!(kind, "pools" | "hosts");
         // The other tenant's record, for routes that take an id.
-        let theirs = if owned { Some(record_of(&s, kind, &other).await) } else { None };
-        for method in item.as_object().unwrap().keys().filter(|m| *m != "parameters") {
+        let theirs = if owned {
+            Some(record_of(&s, kind, &other).await)
+        } else {
+            None
+        };
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| *m != "parameters")
+        {
             walked += 1;
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let concrete = match (&theirs, path.contains("{id}")) {
                 (Some(r), true) => path.replace("{id}", r["id"].as_str().unwrap()),
                 (None, true) => {
                     // Any record of a catalogue or infrastructure kind.
-                    let (_, page) = s.get_json(&format!("/api/v1/{kind}?limit=1"), ADMIN_TOKEN).await;
+                    let (_, page) = s
+                        .get_json(&format!("/api/v1/{kind}?limit=1"), ADMIN_TOKEN)
+                        .await;
                     path.replace("{id}", page["items"][0]["id"].as_str().unwrap())
                 }
                 _ => path.clone(),
@@ -80,17 +119,29 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
             if path.ends_with("/import") {
                 body = json!([body]);
             }
-            let res = s.req(m.clone(), &concrete, &token).json(&body).send().await.unwrap();
+            let res = s
+                .req(m.clone(), &concrete, &token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             let status = res.status().as_u16();
             let text = res.text().await.unwrap();
             let short: String = text.chars().take(300).collect();
             let what = format!("{method} {concrete} -> {status} {short}");
             assert!(status < 500, "{what}");
-            assert!(!text.contains(&format!("\"{other}\"")), "leaked the other tenant: {what}");
+            assert!(
+                !text.contains(&format!("\"{other}\"")),
+                "leaked the other tenant: {what}"
+            );
             match (method.as_str(), path.as_str()) {
                 ("get", "/api/v1/me") => assert!(text.contains(&me), "{what}"),
                 ("get", "/api/v1/overview") => assert_eq!(status, 200, "{what}"),
-                (_, p) if p.starts_with("/api/v1/tokens") || p.starts_with("/api/v1/users") || p.starts_with("/api/v1/audit") => {
+                (_, p)
+                    if p.starts_with("/api/v1/tokens")
+                        || p.starts_with("/api/v1/users")
+                        || p.starts_with("/api/v1/audit") =>
+                {
                     assert!(matches!(status, 400 | 403), "{what}")
                 }
                 ("get", _) if infra => assert_eq!(status, 403, "{what}"),
@@ -100,10 +151,17 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
                     assert_eq!(status, 200, "{what}");
                     let page: Value = serde_json::from_str(&text).unwrap();
                     let items = page["items"].as_array().unwrap();
-                    let key = if kind == "merchants" { "id" } else { "merchant_id" };
+                    let key = if kind == "merchants" {
+                        "id"
+                    } else {
+                        "merchant_id"
+                    };
                     for i in items {
                         let owner = i[key].as_str();
-                        assert!(owner == Some(me.as_str()) || (kind == "promotions" && owner.is_none()), "{what}");
+                        assert!(
+                            owner == Some(me.as_str()) || (kind == "promotions" && owner.is_none()),
+                            "{what}"
+                        );
                     }
                     if matches!(kind, "merchants" | "instances" | "services") {
                         assert!(!items.is_empty(), "a merchant sees its own {kind}: {what}");
@@ -117,18 +175,35 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
     assert!(walked >= 50, "walked only {walked} routes");
 
     // Nothing of the other tenant changed: its records are as they were.
-    for kind in ["merchants", "instances", "services", "dependencies", "promotions"] {
+    for kind in [
+        "merchants",
+        "instances",
+        "services",
+        "dependencies",
+        "promotions",
+    ] {
         let r = record_of(&s, kind, &other).await;
         assert!(r.is_object(), "{kind} of {other} is gone");
     }
     let (_, who) = s.get_json("/api/v1/me", &token).await;
     let actor = who["actor"].as_str().unwrap();
-    let (_, log) = s.get_json(&format!("/api/v1/audit?actor={actor}"), ADMIN_TOKEN).await;
-    assert_eq!(log["items"], json!([]), "the merchant's token wrote something: {log}");
+    let (_, log) = s
+        .get_json(&format!("/api/v1/audit?actor={actor}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(
+        log["items"],
+        json!([]),
+        "the merchant's token wrote something: {log}"
+    );
 
     // And its own services it may change.
     let (status, created) = s
-        .send_json(Method::POST, "/api/v1/services", &token, &json!({"name": "my-new-api"}))
+        .send_json(
+            Method::POST,
+            "/api/v1/services",
+            &token,
+            &json!({"name": "my-new-api"}),
+        )
         .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["merchant_id"], json!(me));

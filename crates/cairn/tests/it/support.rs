@@ -60,13 +60,15 @@ impl TestServer {
 
     /// A request with a bearer token.
     pub fn req(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .bearer_auth(token)
+        self.http.request(method, self.url(path)).bearer_auth(token)
     }
 
     pub async fn get_json(&self, path: &str, token: &str) -> (u16, Value) {
-        let res = self.req(reqwest::Method::GET, path, token).send().await.unwrap();
+        let res = self
+            .req(reqwest::Method::GET, path, token)
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
@@ -78,7 +80,12 @@ impl TestServer {
         token: &str,
         body: &Value,
     ) -> (u16, Value) {
-        let res = self.req(method, path, token).json(body).send().await.unwrap();
+        let res = self
+            .req(method, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
