@@ -229,3 +229,38 @@ impl App {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn csv_cells_are_typed_by_the_catalogue_and_empty_cells_are_absent() {
+        let text = "id,zone_id,rack,state,cpu_cores,memory_gib,pool_id\n\
+                    h1,z1,r 01,up,8,32,\n\
+                    h2,z1,r02,up,eight,32,p1\n";
+        let rows = parse_rows(Kind::Host, Format::Csv, text).unwrap();
+        assert_eq!(
+            rows[0],
+            json!({"id": "h1", "zone_id": "z1", "rack": "r 01", "state": "up", "cpu_cores": 8, "memory_gib": 32})
+        );
+        // A cell that does not parse stays text, so the entity parser names the field.
+        assert_eq!(rows[1]["cpu_cores"], json!("eight"));
+        let err = crate::records::parse_entity::<cairn_domain::Host>(rows[1].clone()).unwrap_err();
+        assert_eq!(err.field(), Some("cpu_cores"));
+    }
+
+    #[test]
+    fn json_imports_take_an_array_or_an_items_object() {
+        let a = parse_rows(Kind::Region, Format::Json, r#"[{"id": "a", "name": "A"}]"#).unwrap();
+        let b = parse_rows(
+            Kind::Region,
+            Format::Json,
+            r#"{"items": [{"id": "a", "name": "A"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        assert!(parse_rows(Kind::Region, Format::Json, "42").is_err());
+    }
+}

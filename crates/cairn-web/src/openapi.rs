@@ -133,3 +133,63 @@ fn add_entity<E: Entity>(gen: &mut SchemaGenerator, paths: &mut Map<String, Valu
         }),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    /// A snapshot of every documented route: a route added or lost shows up here.
+    #[test]
+    fn the_document_lists_every_route() {
+        let doc = super::document();
+        let mut lines = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let methods: Vec<&str> = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .filter(|m| *m != "parameters")
+                .collect();
+            lines.push(format!("{path} {}", methods.join(",")));
+        }
+        lines.sort();
+        expect![[r#"
+            /api/v1/audit get
+            /api/v1/dependencies get,post
+            /api/v1/dependencies/import post
+            /api/v1/dependencies/{id} delete,get,put
+            /api/v1/hosts get,post
+            /api/v1/hosts/import post
+            /api/v1/hosts/{id} delete,get,put
+            /api/v1/instances get,post
+            /api/v1/instances/import post
+            /api/v1/instances/{id} delete,get,put
+            /api/v1/me get
+            /api/v1/merchants get,post
+            /api/v1/merchants/import post
+            /api/v1/merchants/{id} delete,get,put
+            /api/v1/overview get
+            /api/v1/pools get,post
+            /api/v1/pools/import post
+            /api/v1/pools/{id} delete,get,put
+            /api/v1/products get,post
+            /api/v1/products/import post
+            /api/v1/products/{id} delete,get,put
+            /api/v1/promotions get,post
+            /api/v1/promotions/import post
+            /api/v1/promotions/{id} delete,get,put
+            /api/v1/regions get,post
+            /api/v1/regions/import post
+            /api/v1/regions/{id} delete,get,put
+            /api/v1/services get,post
+            /api/v1/services/import post
+            /api/v1/services/{id} delete,get,put
+            /api/v1/tokens post
+            /api/v1/users post
+            /api/v1/zones get,post
+            /api/v1/zones/import post
+            /api/v1/zones/{id} delete,get,put"#]]
+        .assert_eq(&lines.join("\n"));
+    }
+}
