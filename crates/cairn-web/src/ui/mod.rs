@@ -88,12 +88,17 @@ mod tests {
 
     #[test]
     fn use_case_errors_keep_the_status_the_api_gives_them() {
-        let forbidden = UiError::from(AppError::Forbidden("role merchant may not read hosts".into()));
+        let forbidden = UiError::from(AppError::Forbidden(
+            "role merchant may not read hosts".into(),
+        ));
         assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
         assert_eq!(forbidden.message, "role merchant may not read hosts");
         let missing = UiError::from(AppError::not_found("merchant", "m-2"));
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
-        let bad = UiError::from(AppError::bad_input(Some("limit".into()), "must be a number"));
+        let bad = UiError::from(AppError::bad_input(
+            Some("limit".into()),
+            "must be a number",
+        ));
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     }
 }

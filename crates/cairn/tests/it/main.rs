@@ -4,5 +4,6 @@
 mod api;
 mod bad_input;
 mod binary;
+mod browser;
 mod isolation;
 mod support;
