@@ -4,7 +4,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use cairn_domain::{Kind, MerchantId, Principal, Role};
-use cairn_store::{NewAudit, TokenRecord, UserRecord};
+use cairn_store::{NewAudit, TokenRecord, Tx, UserRecord};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -67,6 +67,43 @@ fn check_binding(role: Role, merchant_id: &Option<MerchantId>) -> Result<()> {
     }
 }
 
+/// Fails with a dangling reference when `merchant_id` names no merchant.
+async fn require_merchant(tx: &mut Tx<'_>, merchant_id: &Option<MerchantId>) -> Result<()> {
+    if let Some(m) = merchant_id {
+        if !tx.exists(Kind::Merchant, m.as_str()).await? {
+            return Err(cairn_domain::DomainError::DanglingReference {
+                field: "merchant_id".into(),
+                kind: "merchant",
+                id: m.to_string(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Records the creation of an access-control record in the audit log.
+async fn audit_created(
+    tx: &mut Tx<'_>,
+    at: cairn_domain::Timestamp,
+    actor: &str,
+    kind: &str,
+    id: &str,
+    record: &impl serde::Serialize,
+) -> Result<()> {
+    tx.audit(NewAudit {
+        at,
+        actor,
+        action: "create",
+        kind,
+        record_id: id,
+        before: None,
+        after: Some(serde_json::to_value(record).unwrap_or_default()),
+    })
+    .await?;
+    Ok(())
+}
+
 /// The outcome of bootstrapping an empty store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bootstrap {
@@ -122,15 +159,14 @@ impl App {
         if self.store.user_by_name("admin").await?.is_none() {
             tx.insert_user(&admin).await?;
         }
-        tx.audit(NewAudit {
-            at: self.now(),
-            actor: "bootstrap",
-            action: "create",
-            kind: "tokens",
-            record_id: &record.id,
-            before: None,
-            after: Some(serde_json::to_value(&record).unwrap_or_default()),
-        })
+        audit_created(
+            &mut tx,
+            self.now(),
+            "bootstrap",
+            "tokens",
+            &record.id,
+            &record,
+        )
         .await?;
         tx.commit().await?;
         Ok(outcome)
@@ -166,16 +202,7 @@ impl App {
         }
         check_binding(role, &merchant_id)?;
         let mut tx = self.store.begin().await?;
-        if let Some(m) = &merchant_id {
-            if !tx.exists(Kind::Merchant, m.as_str()).await? {
-                return Err(cairn_domain::DomainError::DanglingReference {
-                    field: "merchant_id".into(),
-                    kind: "merchant",
-                    id: m.to_string(),
-                }
-                .into());
-            }
-        }
+        require_merchant(&mut tx, &merchant_id).await?;
         let secret = new_secret("cairn");
         let record = TokenRecord {
             id: new_id("tok"),
@@ -187,15 +214,14 @@ impl App {
             created_at: self.now(),
         };
         tx.insert_token(&record).await?;
-        tx.audit(NewAudit {
-            at: self.now(),
-            actor: &by.actor,
-            action: "create",
-            kind: "tokens",
-            record_id: &record.id,
-            before: None,
-            after: Some(serde_json::to_value(&record).unwrap_or_default()),
-        })
+        audit_created(
+            &mut tx,
+            self.now(),
+            &by.actor,
+            "tokens",
+            &record.id,
+            &record,
+        )
         .await?;
         tx.commit().await?;
         Ok((record, secret))
@@ -230,27 +256,9 @@ impl App {
             created_at: self.now(),
         };
         let mut tx = self.store.begin().await?;
-        if let Some(m) = &user.merchant_id {
-            if !tx.exists(Kind::Merchant, m.as_str()).await? {
-                return Err(cairn_domain::DomainError::DanglingReference {
-                    field: "merchant_id".into(),
-                    kind: "merchant",
-                    id: m.to_string(),
-                }
-                .into());
-            }
-        }
+        require_merchant(&mut tx, &user.merchant_id).await?;
         tx.insert_user(&user).await?;
-        tx.audit(NewAudit {
-            at: self.now(),
-            actor: &by.actor,
-            action: "create",
-            kind: "users",
-            record_id: &user.id,
-            before: None,
-            after: Some(serde_json::to_value(&user).unwrap_or_default()),
-        })
-        .await?;
+        audit_created(&mut tx, self.now(), &by.actor, "users", &user.id, &user).await?;
         tx.commit().await?;
         Ok(user)
     }

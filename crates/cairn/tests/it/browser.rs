@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use serde_json::{json, Value};
 
-use crate::support::{TestServer, ADMIN_TOKEN};
+use crate::support::{page, post_form, sign_in, TestServer, ADMIN_TOKEN};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -102,62 +102,6 @@ async fn server_with_users() -> (TestServer, Facts) {
 // ---------------------------------------------------------------------------------
 // Over plain HTTP
 // ---------------------------------------------------------------------------------
-
-/// Signs in through the form and returns the `Cookie` header value of the session.
-async fn sign_in(server: &TestServer, (name, password): (&str, &str)) -> String {
-    let res = post_form(
-        server,
-        "/login",
-        &format!("name={name}&password={password}"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status(), 303, "signing in as {name}");
-    assert_eq!(res.headers()[LOCATION], "/");
-    let set = res.headers()[SET_COOKIE].to_str().unwrap().to_owned();
-    for part in ["cairn_session=sess_", "HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(set.contains(part), "{set:?} lacks {part}");
-    }
-    set.split(';').next().unwrap().to_owned()
-}
-
-async fn post_form(
-    server: &TestServer,
-    path: &str,
-    body: &str,
-    cookie: Option<&str>,
-) -> reqwest::Response {
-    let mut req = server
-        .http
-        .post(server.url(path))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body.to_owned());
-    if let Some(c) = cookie {
-        req = req.header(COOKIE, c);
-    }
-    req.send().await.unwrap()
-}
-
-/// A page as a signed-in user: the status and the HTML.
-async fn page(server: &TestServer, cookie: &str, path: &str) -> (u16, String) {
-    let res = server
-        .http
-        .get(server.url(path))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    if status == 200 {
-        let ct = res.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
-        assert_eq!(ct, "text/html; charset=utf-8", "{path}");
-        assert!(
-            res.headers().contains_key("content-security-policy"),
-            "{path}"
-        );
-    }
-    (status, res.text().await.unwrap())
-}
 
 #[tokio::test]
 async fn ui_pages_answer_with_html_and_the_right_statuses() {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{TestServer, ADMIN_TOKEN};
+use crate::support::{page, post_form, sign_in, TestServer, ADMIN_TOKEN};
 
 /// Two merchants of the demo cloud that both own services, instances and dependencies.
 async fn two_merchants(s: &TestServer) -> (String, String) {
@@ -207,4 +207,68 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
         .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["merchant_id"], json!(me));
+}
+
+#[tokio::test]
+async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page() {
+    let s = TestServer::start_demo().await;
+    let (me, other) = two_merchants(&s).await;
+    s.user("shop", "shop-password-1", "merchant", Some(&me))
+        .await;
+    let cookie = sign_in(&s, ("shop", "shop-password-1")).await;
+    let (_, theirs) = s
+        .get_json(&format!("/api/v1/merchants/{other}"), ADMIN_TOKEN)
+        .await;
+    let their_name = theirs["name"].as_str().unwrap().to_owned();
+
+    let mut paths = vec!["/".to_owned(), "/ui/topology".to_owned()];
+    for kind in cairn_domain::Kind::ALL {
+        let plural = kind.plural();
+        paths.push(format!("/ui/{plural}"));
+        let id = match kind.visibility() {
+            cairn_domain::Visibility::Owned | cairn_domain::Visibility::OwnedOrShared
+                if plural != "promotions" =>
+            {
+                record_of(&s, plural, &other).await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+            _ => {
+                let (_, p) = s
+                    .get_json(&format!("/api/v1/{plural}?limit=1"), ADMIN_TOKEN)
+                    .await;
+                p["items"][0]["id"].as_str().unwrap().to_owned()
+            }
+        };
+        paths.push(format!("/ui/{plural}/{id}"));
+    }
+    for path in &paths {
+        let (status, html) = page(&s, &cookie, path).await;
+        assert!(status < 500, "{path}: {status}");
+        // A "not found" page may repeat the id the visitor typed, nothing more.
+        if !path.contains(&other) {
+            assert!(!html.contains(&other), "{path} shows the other tenant's id");
+        }
+        assert!(
+            !html.contains(&their_name),
+            "{path} shows the other tenant's name"
+        );
+        let infra = path.starts_with("/ui/pools") || path.starts_with("/ui/hosts");
+        let theirs = ["merchants", "instances", "services", "dependencies"]
+            .iter()
+            .any(|k| path.starts_with(&format!("/ui/{k}/")));
+        let expected = if infra {
+            403
+        } else if theirs {
+            404
+        } else {
+            200
+        };
+        assert_eq!(status, expected, "{path}");
+    }
+    let (status, html) = page(&s, &cookie, &format!("/ui/merchants/{me}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&me));
+    let _ = post_form(&s, "/logout", "", Some(&cookie)).await;
 }

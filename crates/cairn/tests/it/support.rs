@@ -187,3 +187,63 @@ impl Drop for TestServer {
         }
     }
 }
+
+// Web UI helpers: the session comes from the sign-in form, as in a browser.
+
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+
+/// Signs in through the form and returns the `Cookie` header value of the session.
+pub async fn sign_in(server: &TestServer, (name, password): (&str, &str)) -> String {
+    let res = post_form(
+        server,
+        "/login",
+        &format!("name={name}&password={password}"),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 303, "signing in as {name}");
+    assert_eq!(res.headers()[LOCATION], "/");
+    let set = res.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for part in ["cairn_session=sess_", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set.contains(part), "{set:?} lacks {part}");
+    }
+    set.split(';').next().unwrap().to_owned()
+}
+
+pub async fn post_form(
+    server: &TestServer,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let mut req = server
+        .http
+        .post(server.url(path))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body.to_owned());
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    req.send().await.unwrap()
+}
+
+/// A page as a signed-in user: the status and the HTML.
+pub async fn page(server: &TestServer, cookie: &str, path: &str) -> (u16, String) {
+    let res = server
+        .http
+        .get(server.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    if status == 200 {
+        let ct = res.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert_eq!(ct, "text/html; charset=utf-8", "{path}");
+        assert!(
+            res.headers().contains_key("content-security-policy"),
+            "{path}"
+        );
+    }
+    (status, res.text().await.unwrap())
+}
