@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 times=()
 last=""
 for i in $(seq 1 "$runs"); do
-  out=$("$bin" demo --data-dir "$work/run$i" --json 2>/dev/null)
+  out=$("$bin" demo --data-dir "$work/run$i" --json 2>/dev/null | tail -n 1)
   t=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["load_s"])' "$out")
   echo "run $i: sqlite load ${t}s"
   times+=("$t")
@@ -24,7 +24,7 @@ if [ -n "${CAIRN_BENCH_POSTGRES_URL:-}" ]; then
   db="cairn_bench_$$"
   psql "$CAIRN_BENCH_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
   base="${CAIRN_BENCH_POSTGRES_URL%/*}"
-  out=$("$bin" demo --data-dir "$work/pg" --database-url "$base/$db" --json 2>/dev/null)
+  out=$("$bin" demo --data-dir "$work/pg" --database-url "$base/$db" --json 2>/dev/null | tail -n 1)
   psql "$CAIRN_BENCH_POSTGRES_URL" -qc "DROP DATABASE $db" >/dev/null || true
   pg=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["load_s"])' "$out")
   echo "postgresql load: ${pg}s"

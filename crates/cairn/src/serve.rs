@@ -36,7 +36,7 @@ async fn open(data_dir: &Path, database_url: &str) -> anyhow::Result<App> {
 }
 
 /// Installs the first admin token on an empty store and tells the operator once.
-async fn bootstrap(app: &App, data_dir: &Path) -> anyhow::Result<()> {
+async fn bootstrap(app: &App, data_dir: &Path, quiet_stdout: bool) -> anyhow::Result<()> {
     let from_env = std::env::var("CAIRN_BOOTSTRAP_TOKEN")
         .ok()
         .filter(|s| !s.is_empty());
@@ -48,11 +48,17 @@ async fn bootstrap(app: &App, data_dir: &Path) -> anyhow::Result<()> {
         Bootstrap::Generated(secret) => {
             let path = data_dir.join("admin-token");
             write_secret(&path, &secret)?;
-            println!(
+            let msg = format!(
                 "Created the admin API token (shown once; also in {}):\n\n    {secret}\n\n\
                  Sign in to the web UI as `admin` with this token as the password.",
                 path.display()
             );
+            // Scripts that read JSON from stdout get the announcement on stderr.
+            if quiet_stdout {
+                eprintln!("{msg}");
+            } else {
+                println!("{msg}");
+            }
         }
     }
     Ok(())
@@ -106,7 +112,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let s = Settings::resolve(&args)?;
     init_logs(s.log_format);
     let app = open(&s.data_dir, &s.database_url).await?;
-    bootstrap(&app, &s.data_dir).await?;
+    bootstrap(&app, &s.data_dir, false).await?;
     if s.demo {
         if let Some((secs, sum)) = load_demo(&app, false).await? {
             tracing::info!(
@@ -163,7 +169,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.store.config.as_deref())?;
     let (data_dir, url) = resolve_store(&args.store, &file);
     let app = open(&data_dir, &url).await?;
-    bootstrap(&app, &data_dir).await?;
+    bootstrap(&app, &data_dir, args.json).await?;
     match load_demo(&app, args.json).await? {
         Some((secs, sum)) => {
             if args.json {
