@@ -32,6 +32,18 @@ pub enum AppError {
     Import(crate::import::ImportReport),
     #[error(transparent)]
     Store(StoreError),
+    /// A PromQL query failed; `error_type` is Prometheus' (`bad_data`, `execution`, ...).
+    #[error("{message}")]
+    Query {
+        error_type: &'static str,
+        message: String,
+    },
+    /// A part of the platform this server does not run, or that is down.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A failure that is the server's, not the request's; logged, not shown.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl AppError {

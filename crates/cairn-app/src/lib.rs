@@ -6,7 +6,9 @@
 //!   validation, reference and topology checks, and the audit log;
 //! - [`import`]: all-or-nothing bulk import from JSON or CSV with a report of bad rows;
 //! - [`demo`]: loading the deterministic demo cloud;
-//! - [`overview`]: the summaries the overview page shows.
+//! - [`overview`]: the summaries the overview page shows;
+//! - [`metrics`]: samples into the time-series store, PromQL out of it;
+//! - [`scrape`]: pulling metrics from exporters on a schedule.
 //!
 //! API boundary: inputs arrive as `serde_json::Value` or text (already framed by the
 //! edge) and leave as domain types; errors are [`AppError`], whose variants the HTTP
@@ -16,8 +18,10 @@ pub mod auth;
 pub mod demo;
 mod error;
 pub mod import;
+pub mod metrics;
 pub mod overview;
 pub mod records;
+pub mod scrape;
 
 use std::sync::Arc;
 
@@ -41,11 +45,23 @@ impl Clock for SystemClock {
 pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    /// The metrics store, when this server runs one.
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 impl App {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> App {
-        App { store, clock }
+        App {
+            store,
+            clock,
+            metrics: None,
+        }
+    }
+
+    /// The same application with a metrics store.
+    pub fn with_metrics(mut self, metrics: Arc<metrics::Metrics>) -> App {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn now(&self) -> cairn_domain::Timestamp {

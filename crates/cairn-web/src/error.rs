@@ -58,7 +58,14 @@ impl From<AppError> for ApiError {
             AppError::Store(s) if s.is_unavailable() => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
-            AppError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            AppError::Store(_) | AppError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+            AppError::Query { error_type, .. } if *error_type == "bad_data" => {
+                (StatusCode::BAD_REQUEST, "bad_query")
+            }
+            AppError::Query { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "query_failed"),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
         let message = if status.is_server_error() {
             tracing::error!(error = %e, "request failed");

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod prom;
 pub mod ui;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api::router())
+        .nest("/prometheus", prom::router())
         .merge(ui::router())
         .fallback(error::fallback)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -13,12 +13,15 @@ pub fn document() -> Value {
     for kind in Kind::ALL {
         with_entity!(kind, E => add_entity::<E>(&mut gen, &mut paths));
     }
-    for (method, path, summary) in crate::api::fixed_routes() {
-        let op = json!({
+    for (method, path, summary) in crate::api::fixed_routes().iter().chain(crate::prom::ROUTES) {
+        let mut op = json!({
             "summary": summary,
-            "tags": ["platform"],
+            "tags": [if path.starts_with("/prometheus") { "prometheus" } else { "platform" }],
             "responses": responses(json!({"type": "object"}), "200"),
         });
+        if path.contains("{name}") {
+            op["parameters"] = json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        }
         paths
             .entry(path.to_string())
             .or_insert_with(|| json!({}))
@@ -189,7 +192,17 @@ mod tests {
             /api/v1/users post
             /api/v1/zones get,post
             /api/v1/zones/import post
-            /api/v1/zones/{id} delete,get,put"#]]
+            /api/v1/zones/{id} delete,get,put
+            /prometheus/api/v1/admin/tsdb/flush post
+            /prometheus/api/v1/import/prometheus post
+            /prometheus/api/v1/label/{name}/values get
+            /prometheus/api/v1/labels get
+            /prometheus/api/v1/metadata get
+            /prometheus/api/v1/query get
+            /prometheus/api/v1/query_range get
+            /prometheus/api/v1/series get
+            /prometheus/api/v1/status/buildinfo get
+            /prometheus/api/v1/write post"#]]
         .assert_eq(&lines.join("\n"));
     }
 }

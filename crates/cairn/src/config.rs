@@ -24,6 +24,44 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// When the metrics WAL is fsynced: always (before a write is acknowledged), or
+    /// interval (every second; a power failure may lose the last second, a crash
+    /// nothing), or never (the OS decides) [default: always].
+    #[arg(long, env = "CAIRN_METRICS_FSYNC")]
+    pub metrics_fsync: Option<FsyncArg>,
+    /// How long metrics are kept, e.g. 15d [default: 15d].
+    #[arg(long, env = "CAIRN_METRICS_RETENTION")]
+    pub metrics_retention: Option<String>,
+    /// The most bytes of metric blocks kept on disk; the oldest go first [default: no limit].
+    #[arg(long, env = "CAIRN_METRICS_RETENTION_SIZE")]
+    pub metrics_retention_size: Option<u64>,
+    /// How far behind a series' newest sample a late sample is still accepted, e.g. 10m
+    /// [default: 0s, late samples are rejected and counted].
+    #[arg(long, env = "CAIRN_METRICS_OOO_WINDOW")]
+    pub metrics_ooo_window: Option<String>,
+    /// Scrape the exporter of every host of the model that has one (job "node").
+    #[arg(long, env = "CAIRN_SCRAPE_HOSTS")]
+    pub scrape_hosts: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncArg {
+    Always,
+    Interval,
+    Never,
+}
+
+/// A scrape job of the config file: `[[scrape]]` with job, targets, interval, timeout,
+/// metrics_path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeFile {
+    pub job: String,
+    pub targets: Vec<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub metrics_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -35,7 +73,8 @@ pub struct StoreArgs {
     #[arg(long, env = "CAIRN_DATABASE_URL")]
     pub database_url: Option<String>,
     /// A TOML file with any of these settings (listen, data_dir, database_url, demo,
-    /// body_limit, log_format); flags and environment variables win over it.
+    /// body_limit, log_format, metrics_*, scrape_hosts, and [[scrape]] jobs with job,
+    /// targets, interval, timeout, metrics_path); flags and environment variables win.
     #[arg(long, env = "CAIRN_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -66,6 +105,13 @@ pub struct FileConfig {
     pub demo: Option<bool>,
     pub body_limit: Option<usize>,
     pub log_format: Option<LogFormat>,
+    pub metrics_fsync: Option<FsyncArg>,
+    pub metrics_retention: Option<String>,
+    pub metrics_retention_size: Option<u64>,
+    pub metrics_ooo_window: Option<String>,
+    pub scrape_hosts: Option<bool>,
+    #[serde(default)]
+    pub scrape: Vec<ScrapeFile>,
 }
 
 impl FileConfig {
@@ -88,6 +134,19 @@ pub struct Settings {
     pub demo: bool,
     pub body_limit: usize,
     pub log_format: LogFormat,
+    pub metrics_fsync: FsyncArg,
+    /// Milliseconds.
+    pub metrics_retention: i64,
+    pub metrics_retention_size: Option<u64>,
+    /// Milliseconds.
+    pub metrics_ooo_window: i64,
+    pub scrape_hosts: bool,
+    pub scrape: Vec<cairn_app::scrape::ScrapeJob>,
+}
+
+fn duration(name: &str, s: &str) -> anyhow::Result<i64> {
+    cairn_domain::duration::parse_duration_ms(s)
+        .with_context(|| format!("{name}: {s:?} is not a duration such as 15s, 10m or 15d"))
 }
 
 impl Settings {
@@ -115,6 +174,54 @@ impl Settings {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
+            metrics_fsync: args
+                .metrics_fsync
+                .or(file.metrics_fsync)
+                .unwrap_or(FsyncArg::Always),
+            metrics_retention: duration(
+                "metrics_retention",
+                args.metrics_retention
+                    .as_deref()
+                    .or(file.metrics_retention.as_deref())
+                    .unwrap_or("15d"),
+            )?,
+            metrics_retention_size: args.metrics_retention_size.or(file.metrics_retention_size),
+            metrics_ooo_window: duration(
+                "metrics_ooo_window",
+                args.metrics_ooo_window
+                    .as_deref()
+                    .or(file.metrics_ooo_window.as_deref())
+                    .unwrap_or("0s"),
+            )?,
+            scrape_hosts: args.scrape_hosts || file.scrape_hosts.unwrap_or(false),
+            scrape: file
+                .scrape
+                .iter()
+                .map(|j| {
+                    let mut job =
+                        cairn_app::scrape::ScrapeJob::new(j.job.clone(), j.targets.clone());
+                    if let Some(i) = &j.interval {
+                        job.interval = std::time::Duration::from_millis(duration(
+                            "scrape.interval",
+                            i,
+                        )?
+                            as u64);
+                    }
+                    if let Some(t) = &j.timeout {
+                        job.timeout =
+                            std::time::Duration::from_millis(duration("scrape.timeout", t)? as u64);
+                    }
+                    if let Some(p) = &j.metrics_path {
+                        job.metrics_path = p.clone();
+                    }
+                    anyhow::ensure!(
+                        !job.interval.is_zero(),
+                        "scrape job {}: interval must be above zero",
+                        job.job
+                    );
+                    Ok(job)
+                })
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 }

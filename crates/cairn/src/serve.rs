@@ -11,7 +11,9 @@ use cairn_app::{App, SystemClock};
 use cairn_store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{resolve_store, DemoArgs, FileConfig, LogFormat, ServeArgs, Settings};
+use crate::config::{
+    resolve_store, DemoArgs, FileConfig, FsyncArg, LogFormat, ServeArgs, Settings,
+};
 
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
@@ -112,6 +114,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let s = Settings::resolve(&args)?;
     init_logs(s.log_format);
     let app = open(&s.data_dir, &s.database_url).await?;
+    let store = app.store.clone();
     bootstrap(&app, &s.data_dir, false).await?;
     if s.demo {
         if let Some((secs, sum)) = load_demo(&app, false).await? {
@@ -124,6 +127,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
     }
+    let metrics = open_metrics(&s)?;
+    let app = app.with_metrics(metrics.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let scraper = tokio::spawn(cairn_app::scrape::run(
+        app.clone(),
+        s.scrape.clone(),
+        s.scrape_hosts,
+        stop_rx.clone(),
+    ));
+    let compactor = tokio::spawn(compact_every_minute(metrics.clone(), stop_rx));
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
         .with_context(|| format!("cannot listen on {}", s.listen))?;
@@ -139,9 +152,60 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
-    tracing::info!("requests finished; closing the store");
-    app.store.close().await;
+    tracing::info!("requests finished; stopping scrapes, closing the stores");
+    let _ = stop_tx.send(true);
+    let _ = scraper.await;
+    let _ = compactor.await;
+    drop(app);
+    match std::sync::Arc::try_unwrap(metrics) {
+        Ok(m) => m.close()?,
+        Err(_) => tracing::warn!("the metrics store is still in use; its WAL is synced on drop"),
+    }
+    store.close().await;
     Ok(())
+}
+
+/// Opens the time-series store in `<data-dir>/tsdb`.
+fn open_metrics(s: &Settings) -> anyhow::Result<std::sync::Arc<cairn_app::metrics::Metrics>> {
+    let fsync = match s.metrics_fsync {
+        FsyncArg::Always => cairn_tsdb::FsyncPolicy::Always,
+        FsyncArg::Interval => cairn_tsdb::FsyncPolicy::Interval(std::time::Duration::from_secs(1)),
+        FsyncArg::Never => cairn_tsdb::FsyncPolicy::Never,
+    };
+    let opts = cairn_tsdb::Options {
+        dir: s.data_dir.join("tsdb"),
+        fsync,
+        retention: Some(s.metrics_retention),
+        retention_bytes: s.metrics_retention_size,
+        out_of_order_window: s.metrics_ooo_window,
+        ..cairn_tsdb::Options::default()
+    };
+    let dir = opts.dir.clone();
+    let tsdb = cairn_tsdb::Tsdb::open(opts)
+        .with_context(|| format!("cannot open the metrics store in {}", dir.display()))?;
+    tracing::info!(dir = %dir.display(), fsync = ?s.metrics_fsync, "metrics store open");
+    Ok(std::sync::Arc::new(cairn_app::metrics::Metrics::new(tsdb)))
+}
+
+/// Cuts old head data into blocks, merges blocks and applies retention, once a minute.
+async fn compact_every_minute(
+    metrics: std::sync::Arc<cairn_app::metrics::Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let m = metrics.clone();
+        match tokio::task::spawn_blocking(move || m.tsdb().compact()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "metrics compaction failed"),
+            Err(e) => tracing::error!(error = %e, "metrics compaction panicked"),
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not

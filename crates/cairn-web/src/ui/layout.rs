@@ -28,6 +28,8 @@ const NAV: &[(&str, &str, Option<Kind>)] = &[
     ("Instances", "/ui/instances", Some(Kind::Instance)),
     ("Services", "/ui/services", Some(Kind::Service)),
     ("Topology", "/ui/topology", Some(Kind::Service)),
+    // Metrics are the platform's telemetry, infrastructure like hosts.
+    ("Metrics", "/ui/metrics", Some(Kind::Host)),
     ("Promotions", "/ui/promotions", Some(Kind::Promotion)),
 ];
 

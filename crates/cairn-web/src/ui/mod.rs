@@ -11,14 +11,17 @@
 //! - [`login`]: signing in and out with a session cookie;
 //! - [`overview`]: counts per kind and the regions → zones → pools usage tree;
 //! - [`records`]: a list page and a detail page for every kind of the catalogue;
-//! - [`topology`]: the service topology drawn as an SVG graph.
+//! - [`topology`]: the service topology drawn as an SVG graph;
+//! - [`metrics`]: the metrics explorer, with [`chart`]'s server-drawn SVG line charts.
 //!
 //! Errors of the use cases become statuses through [`crate::error::ApiError`], the one
 //! place that maps them, and are then shown as HTML pages instead of JSON.
 
+mod chart;
 mod format;
 mod layout;
 mod login;
+mod metrics;
 mod overview;
 mod records;
 mod topology;
@@ -40,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", axum::routing::post(login::logout))
         .route("/ui/app.css", get(layout::stylesheet))
         .route("/ui/topology", get(topology::show))
+        .route("/ui/metrics", get(metrics::explore))
         .route("/ui/{kind}", get(records::list))
         .route("/ui/{kind}/{id}", get(records::detail))
 }

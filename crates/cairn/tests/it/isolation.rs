@@ -49,7 +49,7 @@ async fn record_of(s: &TestServer, plural: &str, merchant: &str) -> Value {
 
 #[tokio::test]
 async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
-    let s = TestServer::start_demo().await;
+    let s = TestServer::start_with_demo_and_metrics().await;
     let (me, other) = two_merchants(&s).await;
     // The other tenant gets a merchant-scoped promotion so that kind has one too.
     let (status, promo) = s
@@ -135,6 +135,9 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
                 "leaked the other tenant: {what}"
             );
             match (method.as_str(), path.as_str()) {
+                // The platform's metrics are not a merchant's to read or write.
+                (_, "/prometheus/api/v1/status/buildinfo") => assert_eq!(status, 200, "{what}"),
+                (_, p) if p.starts_with("/prometheus/") => assert_eq!(status, 403, "{what}"),
                 ("get", "/api/v1/me") => assert!(text.contains(&me), "{what}"),
                 ("get", "/api/v1/overview") => assert_eq!(status, 200, "{what}"),
                 (_, p)

@@ -6,4 +6,6 @@ mod bad_input;
 mod binary;
 mod browser;
 mod isolation;
+mod metrics;
+mod prom_parity;
 mod support;

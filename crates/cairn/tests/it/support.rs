@@ -32,6 +32,7 @@ pub struct TestServer {
 pub struct Builder {
     demo: bool,
     postgres: bool,
+    metrics: bool,
     body_limit: Option<usize>,
 }
 
@@ -40,6 +41,7 @@ impl TestServer {
         Builder {
             demo: false,
             postgres: false,
+            metrics: false,
             body_limit: None,
         }
     }
@@ -47,6 +49,11 @@ impl TestServer {
     /// An empty cloud on SQLite.
     pub async fn start() -> TestServer {
         Self::builder().build().await
+    }
+
+    /// The demo cloud and a metrics store, on SQLite.
+    pub async fn start_with_demo_and_metrics() -> TestServer {
+        Self::builder().demo().metrics().build().await
     }
 
     /// The demo cloud on SQLite.
@@ -131,6 +138,12 @@ impl Builder {
         self
     }
 
+    /// Runs a metrics store in the temporary directory.
+    pub fn metrics(mut self) -> Self {
+        self.metrics = true;
+        self
+    }
+
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = Some(bytes);
         self
@@ -145,7 +158,16 @@ impl Builder {
             testing::sqlite_in(dir.path()).await.unwrap()
         };
         let clock = Arc::new(FixedClock::new(test_now()));
-        let app = App::new(store, clock.clone() as Arc<dyn Clock>);
+        let mut app = App::new(store, clock.clone() as Arc<dyn Clock>);
+        if self.metrics {
+            let tsdb = cairn_tsdb::Tsdb::open(cairn_tsdb::Options {
+                dir: dir.path().join("tsdb"),
+                fsync: cairn_tsdb::FsyncPolicy::Never,
+                ..cairn_tsdb::Options::default()
+            })
+            .unwrap();
+            app = app.with_metrics(Arc::new(cairn_app::metrics::Metrics::new(tsdb)));
+        }
         app.bootstrap(Some(ADMIN_TOKEN)).await.unwrap();
         if self.demo {
             app.load_demo(&[], &|_| {}).await.unwrap();
