@@ -215,6 +215,26 @@ fn table(p: &Principal, kind: Kind, rows: &[Value], id: &str) -> Markup {
     }
 }
 
+/// The host's load over the last hour, from its exporter's `node_load1`, when this
+/// server runs a metrics store and the host has an exporter.
+async fn host_chart(app: &App, p: &Principal, exporter: Option<&str>) -> Markup {
+    let (Some(exporter), Some(_)) = (exporter, app.metrics.as_ref()) else {
+        return html! {};
+    };
+    // Exporter addresses are validated as host:port, so they hold no quotes.
+    let query = format!("node_load1{{instance=\"{exporter}\"}}");
+    let chart = match super::metrics::lines(app, p, &query, 3_600_000).await {
+        Ok(lines) => super::chart::line_chart(&lines, &query),
+        Err(e) => html! { p .muted { (e.message) } },
+    };
+    html! {
+        section #host-load {
+            h2 { "Load, last hour" }
+            (chart)
+        }
+    }
+}
+
 async fn detail_page<E: Entity>(app: &App, p: &Principal, id: &str) -> Result<Page, UiError> {
     let kind = E::KIND;
     let record = app.get_record::<E>(p, id).await?;
@@ -228,14 +248,16 @@ async fn detail_page<E: Entity>(app: &App, p: &Principal, id: &str) -> Result<Pa
         Kind::Merchant => merchant_sections(app, p, id).await?,
         Kind::Pool => pool_sections(app, p, id).await?,
         Kind::Host => {
-            related::<Instance>(
+            let instances = related::<Instance>(
                 app,
                 p,
                 "Instances on this host",
                 "instances",
                 ("host_id", id),
             )
-            .await?
+            .await?;
+            let exporter = fields.get("exporter").and_then(Value::as_str);
+            html! { (host_chart(app, p, exporter).await) (instances) }
         }
         Kind::Service => service_sections(app, p, id).await?,
         _ => html! {},

@@ -332,3 +332,54 @@ async fn scraping_an_exporter_stores_its_samples_with_job_instance_and_up() {
     .await;
     assert_eq!(got["data"]["result"][0]["value"][1], "0", "{got}");
 }
+
+#[tokio::test]
+async fn the_ui_charts_metrics_in_the_explorer_and_on_host_pages() {
+    let s = TestServer::start_with_demo_and_metrics().await;
+    let (_, hosts) = s
+        .get_json("/api/v1/hosts?state=up&limit=50", ADMIN_TOKEN)
+        .await;
+    let host = hosts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["exporter"].is_string())
+        .unwrap()
+        .clone();
+    let exporter = host["exporter"].as_str().unwrap();
+    let t = now_ms();
+    let samples: Vec<(i64, f64)> = (0..20)
+        .map(|i| (t - 600_000 + i * 30_000, 0.5 + i as f64 / 10.0))
+        .collect();
+    let (status, body) = remote_write(
+        &s,
+        ADMIN_TOKEN,
+        vec![series(
+            "node_load1",
+            &[("instance", exporter), ("job", "node")],
+            &samples,
+        )],
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    s.user("ops", "ops-password-1", "app-ops", None).await;
+    let cookie = crate::support::sign_in(&s, ("ops", "ops-password-1")).await;
+    let (status, html) = crate::support::page(
+        &s,
+        &cookie,
+        &format!("/ui/hosts/{}", host["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"id="host-load""#) && html.contains("<path"),
+        "no load chart on the host page"
+    );
+    let (status, html) =
+        crate::support::page(&s, &cookie, "/ui/metrics?query=node_load1&range=1h").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<svg") && html.contains(exporter), "{html}");
+    let (status, html) = crate::support::page(&s, &cookie, "/ui/metrics?query=sum(&range=1h").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="query-error""#));
+}
