@@ -188,6 +188,19 @@ fn params(
     Ok(out)
 }
 
+/// The prologue of every query handler: who asks, whether they may read metrics, and
+/// the parameters from the query string and a form body.
+fn reader(
+    caller: Result<Caller, ApiError>,
+    headers: &HeaderMap,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(cairn_domain::Principal, Vec<(String, String)>), PromError> {
+    let Caller(p) = caller?;
+    cairn_app::App::may_read_metrics(&p)?;
+    Ok((p, params(q, headers, body)?))
+}
+
 fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
@@ -347,9 +360,7 @@ async fn query(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> PromResult {
-    let Caller(p) = caller?;
-    cairn_app::App::may_read_metrics(&p)?;
-    let ps = params(q, &headers, body)?;
+    let (p, ps) = reader(caller, &headers, q, body)?;
     let expr = one(&ps, "query").ok_or_else(|| {
         PromError::bad_data("invalid parameter \"query\": query must not be empty")
     })?;
@@ -368,9 +379,7 @@ async fn query_range(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> PromResult {
-    let Caller(p) = caller?;
-    cairn_app::App::may_read_metrics(&p)?;
-    let ps = params(q, &headers, body)?;
+    let (p, ps) = reader(caller, &headers, q, body)?;
     let expr = one(&ps, "query").ok_or_else(|| {
         PromError::bad_data("invalid parameter \"query\": query must not be empty")
     })?;
@@ -408,9 +417,7 @@ async fn series(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> PromResult {
-    let Caller(p) = caller?;
-    cairn_app::App::may_read_metrics(&p)?;
-    let ps = params(q, &headers, body)?;
+    let (p, ps) = reader(caller, &headers, q, body)?;
     let (start, end) = range_of(&ps)?;
     let found = s.app.series(&p, all(&ps, "match[]"), start, end).await?;
     let mut out = String::from("[");
@@ -435,9 +442,7 @@ async fn labels(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> PromResult {
-    let Caller(p) = caller?;
-    cairn_app::App::may_read_metrics(&p)?;
-    let ps = params(q, &headers, body)?;
+    let (p, ps) = reader(caller, &headers, q, body)?;
     let (start, end) = range_of(&ps)?;
     let names = s
         .app
@@ -452,9 +457,7 @@ async fn label_values(
     Path(name): Path<String>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> PromResult {
-    let Caller(p) = caller?;
-    cairn_app::App::may_read_metrics(&p)?;
-    let ps = params(q, &HeaderMap::new(), Ok(Bytes::new()))?;
+    let (p, ps) = reader(caller, &HeaderMap::new(), q, Ok(Bytes::new()))?;
     let (start, end) = range_of(&ps)?;
     let values = s
         .app
@@ -468,9 +471,7 @@ async fn metadata(
     caller: Result<Caller, ApiError>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> PromResult {
-    let Caller(p) = caller?;
-    cairn_app::App::may_read_metrics(&p)?;
-    let ps = params(q, &HeaderMap::new(), Ok(Bytes::new()))?;
+    let (p, ps) = reader(caller, &HeaderMap::new(), q, Ok(Bytes::new()))?;
     let limit = one(&ps, "limit")
         .map(|l| {
             l.parse::<i64>()
