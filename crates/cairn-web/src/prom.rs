@@ -300,6 +300,18 @@ fn write_point(out: &mut String, t: i64, v: f64) {
     out.push(']');
 }
 
+/// A JSON array of `items`, each written by `item`.
+fn write_list<T>(out: &mut String, items: &[T], mut item: impl FnMut(&mut String, &T)) {
+    out.push('[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        item(out, x);
+    }
+    out.push(']');
+}
+
 /// The `data` object of a query answer.
 pub fn render_value(v: &Value) -> String {
     let mut out = String::new();
@@ -316,37 +328,24 @@ pub fn render_value(v: &Value) -> String {
             out.push(']');
         }
         Value::Vector(samples) => {
-            out.push_str(r#"{"resultType":"vector","result":["#);
-            for (i, s) in samples.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
+            out.push_str(r#"{"resultType":"vector","result":"#);
+            write_list(&mut out, samples, |out, s| {
                 out.push_str(r#"{"metric":"#);
-                write_metric(&mut out, &s.labels);
+                write_metric(out, &s.labels);
                 out.push_str(r#","value":"#);
-                write_point(&mut out, s.t, s.v);
+                write_point(out, s.t, s.v);
                 out.push('}');
-            }
-            out.push(']');
+            });
         }
         Value::Matrix(series) => {
-            out.push_str(r#"{"resultType":"matrix","result":["#);
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
+            out.push_str(r#"{"resultType":"matrix","result":"#);
+            write_list(&mut out, series, |out, s| {
                 out.push_str(r#"{"metric":"#);
-                write_metric(&mut out, &s.labels);
-                out.push_str(r#","values":["#);
-                for (j, (t, v)) in s.samples.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    write_point(&mut out, *t, *v);
-                }
-                out.push_str("]}");
-            }
-            out.push(']');
+                write_metric(out, &s.labels);
+                out.push_str(r#","values":"#);
+                write_list(out, &s.samples, |out, (t, v)| write_point(out, *t, *v));
+                out.push('}');
+            });
         }
     }
     out.push('}');
@@ -420,14 +419,8 @@ async fn series(
     let (p, ps) = reader(caller, &headers, q, body)?;
     let (start, end) = range_of(&ps)?;
     let found = s.app.series(&p, all(&ps, "match[]"), start, end).await?;
-    let mut out = String::from("[");
-    for (i, labels) in found.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_metric(&mut out, labels);
-    }
-    out.push(']');
+    let mut out = String::new();
+    write_list(&mut out, &found, |out, labels| write_metric(out, labels));
     Ok(success(&out))
 }
 

@@ -167,17 +167,11 @@ fn nav(p: &Principal, current: Option<&str>) -> Markup {
 
 #[cfg(test)]
 mod tests {
-    use cairn_domain::{MerchantId, Role};
+    use cairn_domain::Role;
 
     use super::*;
 
-    fn principal(role: Role) -> Principal {
-        Principal {
-            actor: "user:test".into(),
-            role,
-            merchant_id: (role == Role::Merchant).then(|| MerchantId::new("m-1")),
-        }
-    }
+    use crate::ui::tests::principal;
 
     #[test]
     fn merchants_see_no_infrastructure_links() {

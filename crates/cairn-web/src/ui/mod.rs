@@ -87,8 +87,19 @@ impl From<AppError> for UiError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use cairn_domain::{MerchantId, Principal, Role};
+
     use super::*;
+
+    /// A principal of `role` for page tests; merchants are bound to `m-1`.
+    pub(crate) fn principal(role: Role) -> Principal {
+        Principal {
+            actor: "user:test".into(),
+            role,
+            merchant_id: (role == Role::Merchant).then(|| MerchantId::new("m-1")),
+        }
+    }
 
     #[test]
     fn use_case_errors_keep_the_status_the_api_gives_them() {

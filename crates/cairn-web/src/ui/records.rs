@@ -405,18 +405,12 @@ async fn service_sections(app: &App, p: &Principal, id: &str) -> Result<Markup, 
 
 #[cfg(test)]
 mod tests {
-    use cairn_domain::{MerchantId, Role};
+    use cairn_domain::Role;
     use serde_json::json;
 
     use super::*;
 
-    fn principal(role: Role) -> Principal {
-        Principal {
-            actor: "user:test".into(),
-            role,
-            merchant_id: (role == Role::Merchant).then(|| MerchantId::new("m-1")),
-        }
-    }
+    use crate::ui::tests::principal;
 
     #[test]
     fn tables_link_ids_and_only_the_references_a_role_may_follow() {
