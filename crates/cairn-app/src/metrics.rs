@@ -46,6 +46,7 @@ pub struct Metrics {
     tsdb: Arc<Tsdb>,
     engine: Engine,
     metadata: RwLock<BTreeMap<String, MetricMeta>>,
+    targets: Arc<crate::scrape::TargetBoard>,
 }
 
 impl Metrics {
@@ -54,7 +55,13 @@ impl Metrics {
             tsdb: Arc::new(tsdb),
             engine: Engine::default(),
             metadata: RwLock::new(BTreeMap::new()),
+            targets: Arc::default(),
         }
+    }
+
+    /// The scrape targets and their health.
+    pub fn targets(&self) -> &Arc<crate::scrape::TargetBoard> {
+        &self.targets
     }
 
     pub fn tsdb(&self) -> &Arc<Tsdb> {
@@ -325,6 +332,12 @@ impl App {
             .take(limit.unwrap_or(usize::MAX))
             .map(|(k, v)| (k.clone(), vec![v.clone()]))
             .collect())
+    }
+
+    /// The scrape targets running now and how their last scrapes went.
+    pub fn scrape_targets(&self, p: &Principal) -> Result<Vec<crate::scrape::TargetHealth>> {
+        Self::may_read_metrics(p)?;
+        Ok(self.metrics()?.targets.list())
     }
 
     /// Writes the whole head out as a block now (admins; for benchmarks and backups).

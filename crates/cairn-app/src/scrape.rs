@@ -2,15 +2,19 @@
 //! Prometheus does, and stores what it finds with `job` and `instance` labels and the
 //! `up`, `scrape_duration_seconds` and `scrape_samples_scraped` series.
 //!
-//! Targets come from the configuration (static lists per job) and, when enabled, from
-//! every host of the model that has an exporter address. Labels an exporter sets that
+//! Targets come from the configuration (static lists per job), from scrape targets
+//! added through the API (`/api/v1/scrape-targets`, re-read every few seconds) and,
+//! when enabled, from every host of the model that has an exporter address. Labels an exporter sets that
 //! collide with the target's own are kept as `exported_<name>` (Prometheus'
 //! `honor_labels: false`).
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use cairn_domain::{Host, HostState, Principal, Role};
+use cairn_domain::{Host, HostState, Principal, Role, ScrapeTarget};
 use cairn_store::OwnerFilter;
+use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::metrics::{IncomingSeries, MetricMeta};
@@ -155,6 +159,87 @@ pub async fn scrape_once(
     }
 }
 
+/// One target the scraper runs: a job, an address and how to scrape it. Two targets
+/// with the same key are the same target, whatever configured them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct TargetKey {
+    pub job: String,
+    pub address: String,
+    pub metrics_path: String,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// Where the target came from: `config`, `api` or `hosts`.
+    pub source: &'static str,
+}
+
+impl TargetKey {
+    fn job(&self) -> ScrapeJob {
+        ScrapeJob {
+            job: self.job.clone(),
+            targets: vec![self.address.clone()],
+            interval: Duration::from_millis(self.interval_ms),
+            timeout: Duration::from_millis(self.timeout_ms),
+            metrics_path: self.metrics_path.clone(),
+        }
+    }
+}
+
+/// The health of one target, as Prometheus' `/api/v1/targets` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetHealth {
+    pub target: TargetKey,
+    /// `up`, `down` or `unknown` (not scraped yet).
+    pub health: &'static str,
+    pub last_scrape: Option<cairn_domain::Timestamp>,
+    pub last_scrape_duration_s: f64,
+    pub last_samples: usize,
+    pub last_error: Option<String>,
+}
+
+/// The targets the scraper runs now and how their last scrapes went.
+#[derive(Debug, Default)]
+pub struct TargetBoard {
+    targets: RwLock<BTreeMap<TargetKey, TargetHealth>>,
+}
+
+impl TargetBoard {
+    /// Every target, in key order.
+    pub fn list(&self) -> Vec<TargetHealth> {
+        self.targets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn set_targets(&self, keys: &BTreeSet<TargetKey>) {
+        let mut t = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        t.retain(|k, _| keys.contains(k));
+        for k in keys {
+            t.entry(k.clone()).or_insert_with(|| TargetHealth {
+                target: k.clone(),
+                health: "unknown",
+                last_scrape: None,
+                last_scrape_duration_s: 0.0,
+                last_samples: 0,
+                last_error: None,
+            });
+        }
+    }
+
+    fn record(&self, key: &TargetKey, at: cairn_domain::Timestamp, took: f64, r: &ScrapeResult) {
+        let mut t = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = t.get_mut(key) {
+            h.health = if r.up { "up" } else { "down" };
+            h.last_scrape = Some(at);
+            h.last_scrape_duration_s = took;
+            h.last_samples = r.samples;
+            h.last_error = r.error.clone();
+        }
+    }
+}
+
 /// The exporter addresses of the model's hosts that are up.
 async fn host_targets(app: &App) -> Vec<String> {
     match app.store.all::<Host>(&OwnerFilter::Any).await {
@@ -170,12 +255,88 @@ async fn host_targets(app: &App) -> Vec<String> {
     }
 }
 
-/// Runs every job until `shutdown` turns true. With `scrape_hosts`, a job `node` scrapes
-/// the exporters of the model's hosts, re-reading the list every cycle.
+/// Every target that should run now: the configuration's jobs, the enabled targets
+/// added through the API, and (with `scrape_hosts`) the exporters of the model's hosts
+/// that are up, as job `node`.
+pub async fn desired_targets(
+    app: &App,
+    jobs: &[ScrapeJob],
+    scrape_hosts: bool,
+) -> BTreeSet<TargetKey> {
+    let mut keys = BTreeSet::new();
+    let key = |job: &ScrapeJob, address: &str, source| TargetKey {
+        job: job.job.clone(),
+        address: address.to_owned(),
+        metrics_path: job.metrics_path.clone(),
+        interval_ms: job.interval.as_millis() as u64,
+        timeout_ms: job.timeout.as_millis() as u64,
+        source,
+    };
+    for job in jobs {
+        for t in &job.targets {
+            keys.insert(key(job, t, "config"));
+        }
+    }
+    match app.store.all::<ScrapeTarget>(&OwnerFilter::Any).await {
+        Ok(targets) => {
+            for t in targets.into_iter().filter(|t| t.enabled) {
+                let job = ScrapeJob {
+                    job: t.job,
+                    targets: Vec::new(),
+                    interval: Duration::from_secs(u64::from(t.interval_s)),
+                    timeout: Duration::from_secs(u64::from(t.timeout_s)),
+                    metrics_path: t.metrics_path,
+                };
+                keys.insert(key(&job, &t.address, "api"));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot list scrape targets"),
+    }
+    if scrape_hosts {
+        let node = ScrapeJob::new("node", Vec::new());
+        for t in host_targets(app).await {
+            keys.insert(key(&node, &t, "hosts"));
+        }
+    }
+    keys
+}
+
+/// How often the scraper re-reads its targets: a target added through the API is
+/// scraped within this long.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
+
+/// Scrapes one target on its interval until aborted.
+async fn run_target(app: App, client: reqwest::Client, key: TargetKey, board: Arc<TargetBoard>) {
+    let job = key.job();
+    let mut tick = tokio::time::interval(job.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let at = app.now();
+        let began = Instant::now();
+        let r = scrape_once(&app, &client, &job, &key.address).await;
+        board.record(&key, at, began.elapsed().as_secs_f64(), &r);
+    }
+}
+
+/// Runs every target until `shutdown` turns true, re-reading the set of targets every
+/// [`RELOAD_EVERY`]: new targets start, removed ones stop, unchanged ones keep their
+/// rhythm. Each target runs on its own task, so one slow exporter delays no other.
 pub async fn run(
     app: App,
     jobs: Vec<ScrapeJob>,
     scrape_hosts: bool,
+    shutdown: watch::Receiver<bool>,
+) {
+    run_reloading_every(app, jobs, scrape_hosts, RELOAD_EVERY, shutdown).await
+}
+
+/// [`run`], re-reading the targets every `reload` (tests use a short one).
+pub async fn run_reloading_every(
+    app: App,
+    jobs: Vec<ScrapeJob>,
+    scrape_hosts: bool,
+    reload: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let client = match reqwest::Client::builder().build() {
@@ -185,37 +346,42 @@ pub async fn run(
             return;
         }
     };
-    let mut jobs = jobs;
-    if scrape_hosts {
-        jobs.push(ScrapeJob::new("node", Vec::new()));
-    }
+    let board = match app.metrics() {
+        Ok(m) => m.targets().clone(),
+        Err(_) => return,
+    };
+    let mut running: HashMap<TargetKey, tokio::task::AbortHandle> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
-    for job in jobs {
-        let (app, client, mut stop) = (app.clone(), client.clone(), shutdown.clone());
-        let from_hosts = scrape_hosts && job.job == "node" && job.targets.is_empty();
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(job.interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stop.changed() => return,
-                }
-                let targets = if from_hosts {
-                    host_targets(&app).await
-                } else {
-                    job.targets.clone()
-                };
-                // Targets are scraped side by side, so one slow exporter delays no other.
-                let mut round = tokio::task::JoinSet::new();
-                for t in targets {
-                    let (app, client, job) = (app.clone(), client.clone(), job.clone());
-                    round.spawn(async move { scrape_once(&app, &client, &job, &t).await });
-                }
-                while round.join_next().await.is_some() {}
+    loop {
+        let wanted = desired_targets(&app, &jobs, scrape_hosts).await;
+        board.set_targets(&wanted);
+        running.retain(|k, handle| {
+            let keep = wanted.contains(k);
+            if !keep {
+                tracing::info!(job = %k.job, target = %k.address, "scrape target removed");
+                handle.abort();
             }
+            keep
         });
+        for k in wanted {
+            if !running.contains_key(&k) {
+                tracing::info!(job = %k.job, target = %k.address, source = k.source, "scrape target added");
+                let h = tasks.spawn(run_target(
+                    app.clone(),
+                    client.clone(),
+                    k.clone(),
+                    board.clone(),
+                ));
+                running.insert(k, h);
+            }
+        }
+        // Reap finished (aborted) tasks so the set does not grow.
+        while tasks.try_join_next().is_some() {}
+        tokio::select! {
+            _ = tokio::time::sleep(reload) => {}
+            _ = shutdown.changed() => break,
+        }
     }
-    let _ = shutdown.changed().await;
     tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 }

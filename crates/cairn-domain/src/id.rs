@@ -75,6 +75,8 @@ typed_id!(
     DependencyId,
     /// A promotion of the calendar (Double 11, 618, ...).
     PromotionId,
+    /// A scrape target added at run time (an exporter cairn pulls metrics from).
+    ScrapeTargetId,
     /// A user who signs in to the web UI.
     UserId,
     /// An API token (its public id, never its secret).

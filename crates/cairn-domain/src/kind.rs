@@ -19,6 +19,7 @@ pub enum Kind {
     Service,
     Dependency,
     Promotion,
+    ScrapeTarget,
 }
 
 /// How a column is stored. Timestamps are stored as RFC 3339 text in UTC.
@@ -86,7 +87,7 @@ pub enum Visibility {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Region,
         Kind::Zone,
         Kind::Product,
@@ -97,6 +98,7 @@ impl Kind {
         Kind::Service,
         Kind::Dependency,
         Kind::Promotion,
+        Kind::ScrapeTarget,
     ];
 
     /// The plural used in routes (`/api/v1/pools`), table names and import files.
@@ -112,6 +114,15 @@ impl Kind {
             Kind::Service => "services",
             Kind::Dependency => "dependencies",
             Kind::Promotion => "promotions",
+            Kind::ScrapeTarget => "scrape-targets",
+        }
+    }
+
+    /// The table that stores the kind: the plural with `_` for `-`.
+    pub fn table(self) -> &'static str {
+        match self {
+            Kind::ScrapeTarget => "scrape_targets",
+            other => other.plural(),
         }
     }
 
@@ -128,6 +139,7 @@ impl Kind {
             Kind::Service => "service",
             Kind::Dependency => "dependency",
             Kind::Promotion => "promotion",
+            Kind::ScrapeTarget => "scrape target",
         }
     }
 
@@ -148,13 +160,14 @@ impl Kind {
             Kind::Service => "svc",
             Kind::Dependency => "dep",
             Kind::Promotion => "promo",
+            Kind::ScrapeTarget => "scrape",
         }
     }
 
     pub fn visibility(self) -> Visibility {
         match self {
             Kind::Region | Kind::Zone | Kind::Product => Visibility::Catalog,
-            Kind::Pool | Kind::Host => Visibility::Infrastructure,
+            Kind::Pool | Kind::Host | Kind::ScrapeTarget => Visibility::Infrastructure,
             Kind::Merchant | Kind::Instance | Kind::Service | Kind::Dependency => Visibility::Owned,
             Kind::Promotion => Visibility::OwnedOrShared,
         }
@@ -243,6 +256,15 @@ impl Kind {
             col("merchant_id", Text).nullable().refs(Kind::Merchant),
             col("expected_uplift", Real),
         ];
+        const SCRAPE_TARGET: &[Column] = &[
+            col("id", Text),
+            col("job", Text).filter(),
+            col("address", Text).filter(),
+            col("metrics_path", Text),
+            col("interval_s", Integer),
+            col("timeout_s", Integer),
+            col("enabled", Bool).filter(),
+        ];
         match self {
             Kind::Region => REGION,
             Kind::Zone => ZONE,
@@ -254,6 +276,7 @@ impl Kind {
             Kind::Service => SERVICE,
             Kind::Dependency => DEPENDENCY,
             Kind::Promotion => PROMOTION,
+            Kind::ScrapeTarget => SCRAPE_TARGET,
         }
     }
 
@@ -272,7 +295,7 @@ impl Kind {
 
     /// The kinds in an order where every reference points to an earlier kind; imports
     /// and the demo load in this order.
-    pub fn load_order() -> [Kind; 10] {
+    pub fn load_order() -> [Kind; 11] {
         Kind::ALL
     }
 }

@@ -41,6 +41,21 @@ fn non_negative(field: &str, value: f64) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// `host:port` with a non-empty host and a port in 1..=65535.
+fn host_port(field: &str, value: &str) -> Result<(), DomainError> {
+    let ok = value
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            format!("must be host:port, got {value:?}"),
+        ))
+    }
+}
+
 fn ids(pairs: &[(&str, &str)]) -> Result<(), DomainError> {
     pairs.iter().try_for_each(|(f, v)| validate_id(f, v))
 }
@@ -301,15 +316,7 @@ impl Entity for Host {
             ));
         }
         if let Some(e) = &self.exporter {
-            let ok = e
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-            if !ok {
-                return Err(DomainError::invalid(
-                    "exporter",
-                    format!("must be host:port, got {e:?}"),
-                ));
-            }
+            host_port("exporter", e)?;
         }
         Ok(())
     }
@@ -472,6 +479,84 @@ impl Entity for Promotion {
     }
 }
 
+/// An exporter that cairn scrapes, added through the API or an import rather than the
+/// configuration file. The scraper re-reads these every cycle, so a new target is
+/// scraped without a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeTarget {
+    pub id: ScrapeTargetId,
+    /// The `job` label of every series scraped from the target.
+    pub job: String,
+    /// `host:port` of the exporter; also the `instance` label.
+    pub address: String,
+    /// The path of the metrics page.
+    #[serde(default = "default_metrics_path")]
+    pub metrics_path: String,
+    /// Seconds between scrapes.
+    #[serde(default = "default_scrape_interval")]
+    pub interval_s: u32,
+    /// Seconds a scrape may take before it counts as failed; at most `interval_s`.
+    #[serde(default = "default_scrape_timeout")]
+    pub timeout_s: u32,
+    /// Disabled targets are kept but not scraped.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".into()
+}
+fn default_scrape_interval() -> u32 {
+    15
+}
+fn default_scrape_timeout() -> u32 {
+    10
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Entity for ScrapeTarget {
+    const KIND: Kind = Kind::ScrapeTarget;
+    fn id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn validate(&self) -> Result<(), DomainError> {
+        ids(&[("id", self.id.as_str())])?;
+        text("job", &self.job)?;
+        host_port("address", &self.address)?;
+        if !self.metrics_path.starts_with('/') || self.metrics_path.contains(char::is_whitespace) {
+            return Err(DomainError::invalid(
+                "metrics_path",
+                format!(
+                    "must be a path starting with '/', got {:?}",
+                    self.metrics_path
+                ),
+            ));
+        }
+        if !(1..=86_400).contains(&self.interval_s) {
+            return Err(DomainError::invalid(
+                "interval_s",
+                format!(
+                    "must be between 1 and 86400 seconds, got {}",
+                    self.interval_s
+                ),
+            ));
+        }
+        if self.timeout_s == 0 || self.timeout_s > self.interval_s {
+            return Err(DomainError::invalid(
+                "timeout_s",
+                format!(
+                    "must be between 1 and interval_s ({}) seconds, got {}",
+                    self.interval_s, self.timeout_s
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Calls `f` with the kind's entity type; the one place that maps a runtime [`Kind`]
 /// to its static type, so generic code (storage, API, import) can dispatch on it.
 #[macro_export]
@@ -516,6 +601,10 @@ macro_rules! with_entity {
             }
             $crate::Kind::Promotion => {
                 type $t = $crate::Promotion;
+                $body
+            }
+            $crate::Kind::ScrapeTarget => {
+                type $t = $crate::ScrapeTarget;
                 $body
             }
         }

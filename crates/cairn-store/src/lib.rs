@@ -280,7 +280,7 @@ impl Tx<'_> {
 
     /// Whether a record of `kind` with `id` exists (regardless of owner).
     pub async fn exists(&mut self, kind: Kind, id: &str) -> Result<bool> {
-        let sql = format!("SELECT 1 FROM {} WHERE id = $1", kind.plural());
+        let sql = format!("SELECT 1 FROM {} WHERE id = $1", kind.table());
         let row = sqlx::query(&sql)
             .bind(id.to_owned())
             .fetch_optional(&mut *self.tx)
@@ -356,7 +356,7 @@ impl Tx<'_> {
         for (other, col) in kind.referenced_by() {
             let sql = format!(
                 "SELECT COUNT(*) FROM {} WHERE {} = $1",
-                other.plural(),
+                other.table(),
                 col.name
             );
             let n: i64 = sqlx::query(&sql)
@@ -373,7 +373,7 @@ impl Tx<'_> {
                 )));
             }
         }
-        let sql = format!("DELETE FROM {} WHERE id = $1", kind.plural());
+        let sql = format!("DELETE FROM {} WHERE id = $1", kind.table());
         let done = sqlx::query(&sql)
             .bind(id.to_owned())
             .execute(&mut *self.tx)

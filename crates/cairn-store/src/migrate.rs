@@ -11,17 +11,31 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "model",
-    sql: include_str!("../migrations/sqlite/0001_model.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "model",
+        sql: include_str!("../migrations/sqlite/0001_model.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "scrape_targets",
+        sql: include_str!("../migrations/sqlite/0002_scrape_targets.sql"),
+    },
+];
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "model",
-    sql: include_str!("../migrations/postgres/0001_model.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "model",
+        sql: include_str!("../migrations/postgres/0001_model.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "scrape_targets",
+        sql: include_str!("../migrations/postgres/0002_scrape_targets.sql"),
+    },
+];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
     let list = match store.backend() {

@@ -76,7 +76,7 @@ pub(crate) fn select_one(kind: Kind, id: &str, owner: &OwnerFilter) -> (String, 
     let sql = format!(
         "SELECT {} FROM {}{}",
         column_list(kind),
-        kind.plural(),
+        kind.table(),
         where_clause(&conds)
     );
     (sql, args)
@@ -97,7 +97,7 @@ pub(crate) fn select_page(kind: Kind, q: &ListQuery, limit: u32) -> (String, Vec
     let sql = format!(
         "SELECT {} FROM {}{} ORDER BY id LIMIT {limit}",
         column_list(kind),
-        kind.plural(),
+        kind.table(),
         where_clause(&conds)
     );
     (sql, args)
@@ -110,7 +110,7 @@ pub(crate) fn count(kind: Kind, owner: &OwnerFilter) -> (String, Vec<Arg>) {
     (
         format!(
             "SELECT COUNT(*) FROM {}{}",
-            kind.plural(),
+            kind.table(),
             where_clause(&conds)
         ),
         args,
@@ -131,7 +131,7 @@ pub(crate) fn insert(kind: Kind, rows: usize) -> String {
         .join(", ");
     format!(
         "INSERT INTO {} ({}) VALUES {tuples}",
-        kind.plural(),
+        kind.table(),
         column_list(kind)
     )
 }
@@ -146,7 +146,7 @@ pub(crate) fn update(kind: Kind) -> String {
         .map(|(i, c)| format!("{} = ${}", c.name, i + 1))
         .collect::<Vec<_>>()
         .join(", ");
-    format!("UPDATE {} SET {sets} WHERE id = $1", kind.plural())
+    format!("UPDATE {} SET {sets} WHERE id = $1", kind.table())
 }
 
 fn corrupt(kind: Kind, message: impl Into<String>) -> StoreError {

@@ -185,6 +185,9 @@ mod tests {
             /api/v1/regions get,post
             /api/v1/regions/import post
             /api/v1/regions/{id} delete,get,put
+            /api/v1/scrape-targets get,post
+            /api/v1/scrape-targets/import post
+            /api/v1/scrape-targets/{id} delete,get,put
             /api/v1/services get,post
             /api/v1/services/import post
             /api/v1/services/{id} delete,get,put
@@ -202,6 +205,7 @@ mod tests {
             /prometheus/api/v1/query_range get
             /prometheus/api/v1/series get
             /prometheus/api/v1/status/buildinfo get
+            /prometheus/api/v1/targets get
             /prometheus/api/v1/write post"#]]
         .assert_eq(&lines.join("\n"));
     }

@@ -59,6 +59,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     (
         "get",
+        "/prometheus/api/v1/targets",
+        "Scrape targets and their health (Prometheus' shape).",
+    ),
+    (
+        "get",
         "/prometheus/api/v1/status/buildinfo",
         "Build information, for Grafana's data source.",
     ),
@@ -79,6 +84,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/labels", get(labels).post(labels))
         .route("/api/v1/label/{name}/values", get(label_values))
         .route("/api/v1/metadata", get(metadata))
+        .route("/api/v1/targets", get(targets))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/admin/tsdb/flush", post(flush))
 }
@@ -477,6 +483,44 @@ async fn metadata(
     Ok(success(
         &serde_json::to_string(&meta).unwrap_or_else(|_| "{}".into()),
     ))
+}
+
+/// Prometheus' duration notation for a whole number of milliseconds (`15s`, `1m`).
+fn prom_duration(ms: u64) -> String {
+    match ms {
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+async fn targets(State(s): State<AppState>, caller: Result<Caller, ApiError>) -> PromResult {
+    let Caller(p) = caller?;
+    let list = s.app.scrape_targets(&p)?;
+    let active: Vec<serde_json::Value> = list
+        .iter()
+        .map(|h| {
+            let t = &h.target;
+            let url = format!("http://{}{}", t.address, t.metrics_path);
+            let labels = serde_json::json!({"instance": t.address, "job": t.job});
+            serde_json::json!({
+                "discoveredLabels": {"__address__": t.address, "__metrics_path__": t.metrics_path, "__scheme__": "http", "job": t.job},
+                "labels": labels,
+                "scrapePool": t.job,
+                "scrapeUrl": url,
+                "globalUrl": url,
+                "lastError": h.last_error.clone().unwrap_or_default(),
+                "lastScrape": h.last_scrape.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+                "lastScrapeDuration": h.last_scrape_duration_s,
+                "health": h.health,
+                "scrapeInterval": prom_duration(t.interval_ms),
+                "scrapeTimeout": prom_duration(t.timeout_ms),
+                "source": t.source,
+            })
+        })
+        .collect();
+    let data = serde_json::json!({"activeTargets": active, "droppedTargets": []});
+    Ok(success(&data.to_string()))
 }
 
 async fn buildinfo() -> Response {

@@ -72,6 +72,9 @@ enum Command {
     /// The promotion calendar (Double 11, 618, ...).
     #[command(subcommand)]
     Promotions(client::ResourceCmd),
+    /// Exporters cairn scrapes, added at run time (besides the config file's jobs).
+    #[command(subcommand, name = "scrape-targets")]
+    ScrapeTargets(client::ResourceCmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -102,6 +105,7 @@ fn main() -> std::process::ExitCode {
             Command::Services(c) => client::resource(Kind::Service, c).await,
             Command::Dependencies(c) => client::resource(Kind::Dependency, c).await,
             Command::Promotions(c) => client::resource(Kind::Promotion, c).await,
+            Command::ScrapeTargets(c) => client::resource(Kind::ScrapeTarget, c).await,
         }
     });
     match result {

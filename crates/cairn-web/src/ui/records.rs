@@ -73,6 +73,7 @@ fn section(kind: Kind) -> Option<&'static str> {
         Kind::Instance => Some("/ui/instances"),
         Kind::Service | Kind::Dependency => Some("/ui/services"),
         Kind::Promotion => Some("/ui/promotions"),
+        Kind::ScrapeTarget => Some("/ui/metrics"),
         Kind::Region | Kind::Zone | Kind::Product => None,
     }
 }

@@ -26,6 +26,20 @@ async fn two_merchants(s: &TestServer) -> (String, String) {
     )
 }
 
+/// Adds a record of each platform kind the demo cloud has none of, so every `{id}`
+/// route has a record to try.
+async fn fill_kinds_the_demo_lacks(s: &TestServer) {
+    let (status, body) = s
+        .send_json(
+            Method::POST,
+            "/api/v1/scrape-targets",
+            ADMIN_TOKEN,
+            &json!({"job": "shop", "address": "127.0.0.1:9", "interval_s": 30}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
 /// One record of `plural` owned by `merchant`, as the admin sees it.
 async fn record_of(s: &TestServer, plural: &str, merchant: &str) -> Value {
     let filter = if plural == "merchants" {
@@ -51,6 +65,7 @@ async fn record_of(s: &TestServer, plural: &str, merchant: &str) -> Value {
 async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
     let s = TestServer::start_with_demo_and_metrics().await;
     let (me, other) = two_merchants(&s).await;
+    fill_kinds_the_demo_lacks(&s).await;
     // The other tenant gets a merchant-scoped promotion so that kind has one too.
     let (status, promo) = s
         .send_json(
@@ -80,12 +95,11 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
             .strip_prefix("/api/v1/")
             .and_then(|p| p.split('/').next())
             .unwrap_or("");
-        let owned = matches!(
-            kind,
-            "merchants" | "instances" | "services" | "dependencies" | "promotions"
-        );
-        let catalog = matches!(kind, "regions" | "zones" | "products");
-        let infra = matches!(kind, "pools" | "hosts");
+        let visibility = cairn_domain::Kind::from_plural(kind).map(|k| k.visibility());
+        use cairn_domain::Visibility as V;
+        let owned = matches!(visibility, Some(V::Owned | V::OwnedOrShared));
+        let catalog = visibility == Some(V::Catalog);
+        let infra = visibility == Some(V::Infrastructure);
         // The other tenant's record, for routes that take an id.
         let theirs = if owned {
             Some(record_of(&s, kind, &other).await)
@@ -216,6 +230,7 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
 async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page() {
     let s = TestServer::start_demo().await;
     let (me, other) = two_merchants(&s).await;
+    fill_kinds_the_demo_lacks(&s).await;
     s.user("shop", "shop-password-1", "merchant", Some(&me))
         .await;
     let cookie = sign_in(&s, ("shop", "shop-password-1")).await;
@@ -257,7 +272,10 @@ async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page()
             !html.contains(&their_name),
             "{path} shows the other tenant's name"
         );
-        let infra = path.starts_with("/ui/pools") || path.starts_with("/ui/hosts");
+        let infra = cairn_domain::Kind::ALL.iter().any(|k| {
+            k.visibility() == cairn_domain::Visibility::Infrastructure
+                && path.starts_with(&format!("/ui/{}", k.plural()))
+        });
         let theirs = ["merchants", "instances", "services", "dependencies"]
             .iter()
             .any(|k| path.starts_with(&format!("/ui/{k}/")));

@@ -383,3 +383,115 @@ async fn the_ui_charts_metrics_in_the_explorer_and_on_host_pages() {
     assert_eq!(status, 200);
     assert!(html.contains(r#"id="query-error""#));
 }
+
+#[tokio::test]
+async fn a_scrape_target_added_through_the_api_is_scraped_and_reported_until_removed() {
+    let s = TestServer::builder().metrics().build().await;
+    let exporter = axum::Router::new().route(
+        "/custom/metrics",
+        axum::routing::get(|| async { "# TYPE shop_orders_total counter\nshop_orders_total 12\n" }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, exporter).await.unwrap() });
+
+    // Bad input names the field.
+    let (status, body) = s
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/scrape-targets",
+            ADMIN_TOKEN,
+            &json!({"id": "scrape-shop", "job": "shop", "address": address, "interval_s": 5, "timeout_s": 9}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "timeout_s", "{body}");
+
+    let (status, body) = s
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/scrape-targets",
+            ADMIN_TOKEN,
+            &json!({"id": "scrape-shop", "job": "shop", "address": address,
+                    "metrics_path": "/custom/metrics", "interval_s": 1, "timeout_s": 1}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["enabled"], true);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let scraper = tokio::spawn(cairn_app::scrape::run_reloading_every(
+        s.app.clone(),
+        Vec::new(),
+        false,
+        std::time::Duration::from_millis(200),
+        stop_rx,
+    ));
+    let target_health = |s: &TestServer| {
+        let s_base = s.url("/prometheus/api/v1/targets");
+        let http = s.http.clone();
+        async move {
+            let got: serde_json::Value = http
+                .get(s_base)
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            got["data"]["activeTargets"].as_array().unwrap().clone()
+        }
+    };
+    let mut up = false;
+    for _ in 0..100 {
+        let targets = target_health(&s).await;
+        if targets.len() == 1 && targets[0]["health"] == "up" {
+            assert_eq!(targets[0]["scrapePool"], "shop");
+            assert_eq!(
+                targets[0]["scrapeUrl"],
+                format!("http://{address}/custom/metrics")
+            );
+            assert_eq!(targets[0]["scrapeInterval"], "1s");
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        up,
+        "the target never came up: {:?}",
+        target_health(&s).await
+    );
+    let (_, got) = prom(
+        &s,
+        ADMIN_TOKEN,
+        "/prometheus/api/v1/query",
+        &[("query", r#"shop_orders_total{job="shop"}"#.into())],
+    )
+    .await;
+    assert_eq!(got["data"]["result"][0]["value"][1], "12", "{got}");
+
+    // Removed through the API, the target leaves the board.
+    let res = s
+        .req(
+            reqwest::Method::DELETE,
+            "/api/v1/scrape-targets/scrape-shop",
+            ADMIN_TOKEN,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let mut gone = false;
+    for _ in 0..50 {
+        if target_health(&s).await.is_empty() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the removed target is still scraped");
+    let _ = stop_tx.send(true);
+    scraper.await.unwrap();
+}
