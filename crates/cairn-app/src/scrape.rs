@@ -364,15 +364,10 @@ pub async fn run_reloading_every(
             keep
         });
         for k in wanted {
-            if !running.contains_key(&k) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(k) {
+                let k = slot.key().clone();
                 tracing::info!(job = %k.job, target = %k.address, source = k.source, "scrape target added");
-                let h = tasks.spawn(run_target(
-                    app.clone(),
-                    client.clone(),
-                    k.clone(),
-                    board.clone(),
-                ));
-                running.insert(k, h);
+                slot.insert(tasks.spawn(run_target(app.clone(), client.clone(), k, board.clone())));
             }
         }
         // Reap finished (aborted) tasks so the set does not grow.
