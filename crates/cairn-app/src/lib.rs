@@ -8,7 +8,8 @@
 //! - [`demo`]: loading the deterministic demo cloud;
 //! - [`overview`]: the summaries the overview page shows;
 //! - [`metrics`]: samples into the time-series store, PromQL out of it;
-//! - [`scrape`]: pulling metrics from exporters on a schedule.
+//! - [`scrape`]: pulling metrics from exporters on a schedule;
+//! - [`external`]: forwarding to and querying from an external long-term store.
 //!
 //! API boundary: inputs arrive as `serde_json::Value` or text (already framed by the
 //! edge) and leave as domain types; errors are [`AppError`], whose variants the HTTP
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod demo;
 mod error;
+pub mod external;
 pub mod import;
 pub mod metrics;
 pub mod overview;

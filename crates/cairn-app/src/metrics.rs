@@ -47,6 +47,10 @@ pub struct Metrics {
     engine: Engine,
     metadata: RwLock<BTreeMap<String, MetricMeta>>,
     targets: Arc<crate::scrape::TargetBoard>,
+    /// Forwarding of everything ingested to an external store, when configured.
+    forwarder: Option<Arc<crate::external::Forwarder>>,
+    /// Queries answered by an external store instead of the local one, when set.
+    remote: Option<Arc<crate::external::RemoteQuery>>,
 }
 
 impl Metrics {
@@ -56,7 +60,32 @@ impl Metrics {
             engine: Engine::default(),
             metadata: RwLock::new(BTreeMap::new()),
             targets: Arc::default(),
+            forwarder: None,
+            remote: None,
         }
+    }
+
+    /// Also forwards everything ingested through `f`.
+    pub fn with_forwarder(mut self, f: Arc<crate::external::Forwarder>) -> Metrics {
+        self.forwarder = Some(f);
+        self
+    }
+
+    /// Answers queries from an external store's Prometheus API.
+    pub fn with_remote_query(mut self, r: crate::external::RemoteQuery) -> Metrics {
+        self.remote = Some(Arc::new(r));
+        self
+    }
+
+    pub fn forwarder(&self) -> Option<&Arc<crate::external::Forwarder>> {
+        self.forwarder.as_ref()
+    }
+
+    /// Where queries are answered: `local` or the external store's URL.
+    pub fn query_source(&self) -> &str {
+        self.remote
+            .as_ref()
+            .map_or("local", |r| r.base_url.as_str())
     }
 
     /// The scrape targets and their health.
@@ -129,6 +158,20 @@ fn storage_error(e: cairn_tsdb::Error) -> AppError {
     }
 }
 
+/// Escapes regular-expression metacharacters, doubling the backslashes for a PromQL
+/// string literal. Exporter addresses are validated `host:port`, so they hold no
+/// quotes.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push_str("\\\\");
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Runs blocking work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
@@ -173,23 +216,27 @@ impl App {
     ) -> Result<IngestReport> {
         Self::may_write_metrics(p)?;
         let m = self.metrics()?.clone();
-        if !metadata.is_empty() {
-            let mut meta = m.metadata.write().unwrap_or_else(|e| e.into_inner());
-            meta.extend(metadata);
-        }
         let mut batch = Vec::with_capacity(series.len());
-        for s in series {
-            let labels =
-                Labels::new(s.labels).map_err(|e| AppError::bad_input(None, e.to_string()))?;
-            let samples = s
-                .samples
-                .into_iter()
-                .map(|(t, v)| Sample { t, v })
-                .collect();
+        for s in &series {
+            let labels = Labels::new(s.labels.clone())
+                .map_err(|e| AppError::bad_input(None, e.to_string()))?;
+            let samples = s.samples.iter().map(|&(t, v)| Sample { t, v }).collect();
             batch.push((labels, samples));
         }
         let n = batch.len();
-        let stats = blocking(move || m.tsdb.append(batch).map_err(storage_error)).await?;
+        let stats = blocking(move || {
+            // The forwarding queue first: when it is full, nothing is stored and the
+            // sender is told to retry, so the two stores never disagree by a refusal.
+            if let Some(f) = &m.forwarder {
+                f.enqueue(&series, &metadata)?;
+            }
+            if !metadata.is_empty() {
+                let mut meta = m.metadata.write().unwrap_or_else(|e| e.into_inner());
+                meta.extend(metadata);
+            }
+            m.tsdb.append(batch).map_err(storage_error)
+        })
+        .await?;
         Ok(IngestReport {
             series: n,
             samples: stats.samples,
@@ -202,6 +249,9 @@ impl App {
     pub async fn query_instant(&self, p: &Principal, query: String, time: i64) -> Result<Value> {
         Self::may_read_metrics(p)?;
         let m = self.metrics()?.clone();
+        if let Some(r) = &m.remote {
+            return r.instant(&query, time).await;
+        }
         blocking(move || {
             m.engine
                 .instant(&TsdbStorage(&m.tsdb), &query, time)
@@ -232,6 +282,9 @@ impl App {
             return Err(AppError::bad_input(Some("step".into()), "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"));
         }
         let m = self.metrics()?.clone();
+        if let Some(r) = &m.remote {
+            return r.range(&query, start, end, step).await;
+        }
         blocking(move || {
             m.engine
                 .range(&TsdbStorage(&m.tsdb), &query, start, end, step)
@@ -270,6 +323,9 @@ impl App {
         }
         let sets = Self::selectors(&selectors)?;
         let m = self.metrics()?.clone();
+        if let Some(r) = &m.remote {
+            return r.series(&selectors, start, end).await;
+        }
         blocking(move || {
             let mut all = std::collections::BTreeSet::new();
             for ms in sets {
@@ -298,6 +354,9 @@ impl App {
             sets.push(Vec::new());
         }
         let m = self.metrics()?.clone();
+        if let Some(r) = &m.remote {
+            return r.labels(name.as_deref(), &selectors, start, end).await;
+        }
         blocking(move || {
             let mut all = std::collections::BTreeSet::new();
             for ms in sets {
@@ -332,6 +391,39 @@ impl App {
             .take(limit.unwrap_or(usize::MAX))
             .map(|(k, v)| (k.clone(), vec![v.clone()]))
             .collect())
+    }
+
+    /// A PromQL label matcher that selects the exporters of a pool's hosts
+    /// (`instance=~"10\\.0\\.0\\.1:9100|..."`), or `None` when none of them has one:
+    /// the model says which hosts serve a pool, the metrics say how they fare.
+    pub async fn pool_exporters_matcher(
+        &self,
+        p: &Principal,
+        pool_id: &str,
+    ) -> Result<Option<String>> {
+        Self::may_read_metrics(p)?;
+        let mut exporters = Vec::new();
+        let mut params = vec![
+            ("pool_id".to_owned(), pool_id.to_owned()),
+            ("limit".to_owned(), "1000".to_owned()),
+        ];
+        loop {
+            let page = self.list_records::<cairn_domain::Host>(p, &params).await?;
+            exporters.extend(page.items.into_iter().filter_map(|h| h.exporter));
+            match page.next_cursor {
+                Some(c) => {
+                    params.retain(|(k, _)| k != "cursor");
+                    params.push(("cursor".into(), c));
+                }
+                None => break,
+            }
+        }
+        if exporters.is_empty() {
+            return Ok(None);
+        }
+        exporters.sort();
+        let alternatives: Vec<String> = exporters.iter().map(|e| regex_escape(e)).collect();
+        Ok(Some(format!("instance=~\"{}\"", alternatives.join("|"))))
     }
 
     /// The scrape targets running now and how their last scrapes went.

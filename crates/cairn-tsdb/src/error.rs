@@ -32,6 +32,9 @@ pub enum Error {
     /// A configured limit (such as `max_head_series`) would be exceeded.
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// A [`crate::queue::DiskQueue`] holds more unsent bytes than it may.
+    #[error("the queue is full: {pending} bytes wait, the limit is {limit}")]
+    QueueFull { pending: u64, limit: u64 },
     /// An [`crate::Options`] field is out of range.
     #[error("invalid options: {0}")]
     InvalidOptions(String),

@@ -80,6 +80,7 @@ mod head;
 mod labels;
 mod lock;
 mod postings;
+pub mod queue;
 mod wal;
 
 pub use db::Tsdb;

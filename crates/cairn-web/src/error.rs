@@ -67,11 +67,17 @@ impl From<AppError> for ApiError {
             AppError::Query { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "query_failed"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
-        let message = if status.is_server_error() {
-            tracing::error!(error = %e, "request failed");
-            "the server failed to handle the request; see its log".to_owned()
-        } else {
-            e.to_string()
+        let message = match &e {
+            // Written for the caller: what is down and when to retry.
+            AppError::Unavailable(m) => {
+                tracing::warn!(error = %m, "request refused: unavailable");
+                m.clone()
+            }
+            _ if status.is_server_error() => {
+                tracing::error!(error = %e, "request failed");
+                "the server failed to handle the request; see its log".to_owned()
+            }
+            _ => e.to_string(),
         };
         let extra = match &e {
             AppError::Import(report) => {

@@ -147,6 +147,12 @@ pub async fn render(State(s): State<AppState>) -> impl IntoResponse {
         "cairn_store_connections{{backend=\"{backend}\",state=\"max\"}} {}",
         pool.max
     );
+    if let Some(m) = &s.app.metrics {
+        let m = m.clone();
+        if let Ok(text) = tokio::task::spawn_blocking(move || metrics_store_text(&m)).await {
+            out.push_str(&text);
+        }
+    }
     out.push_str("# HELP cairn_build_info cairn's version.\n# TYPE cairn_build_info gauge\n");
     let _ = writeln!(
         out,
@@ -160,4 +166,117 @@ pub async fn render(State(s): State<AppState>) -> impl IntoResponse {
         )],
         out,
     )
+}
+
+/// The metrics store's sizes, memory and counters, and the forwarder's, in the text
+/// format. Blocking: it walks the series of the head and the blocks.
+fn metrics_store_text(m: &cairn_app::metrics::Metrics) -> String {
+    use std::fmt::Write;
+    let st = m.tsdb().stats();
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    family(
+        "cairn_tsdb_series",
+        "gauge",
+        "Distinct series in the head and all blocks.",
+        &[("", st.series as f64)],
+    );
+    family(
+        "cairn_tsdb_head_series",
+        "gauge",
+        "Series in the in-memory head.",
+        &[("", st.head_series as f64)],
+    );
+    family(
+        "cairn_tsdb_head_samples",
+        "gauge",
+        "Samples in the in-memory head.",
+        &[("", st.head_samples as f64)],
+    );
+    family(
+        "cairn_tsdb_head_memory_bytes",
+        "gauge",
+        "Estimated memory held by the head's chunks, series and index.",
+        &[("", st.head_bytes as f64)],
+    );
+    family(
+        "cairn_tsdb_blocks",
+        "gauge",
+        "Immutable blocks on disk.",
+        &[("", st.blocks as f64)],
+    );
+    family(
+        "cairn_tsdb_storage_bytes",
+        "gauge",
+        "Bytes on disk, by part.",
+        &[
+            ("{part=\"blocks\"}", st.block_bytes as f64),
+            ("{part=\"wal\"}", st.wal_bytes as f64),
+        ],
+    );
+    family(
+        "cairn_tsdb_samples_appended_total",
+        "counter",
+        "Samples accepted since start.",
+        &[("", st.samples_total as f64)],
+    );
+    family(
+        "cairn_tsdb_samples_rejected_total",
+        "counter",
+        "Samples not stored since start, by reason.",
+        &[
+            (
+                "{reason=\"out_of_order\"}",
+                st.out_of_order_rejected_total as f64,
+            ),
+            ("{reason=\"duplicate\"}", st.duplicates_total as f64),
+            ("{reason=\"too_old\"}", st.too_old_rejected_total as f64),
+        ],
+    );
+    if let Some(f) = m.forwarder() {
+        let fs = f.stats();
+        family(
+            "cairn_forward_queue_bytes",
+            "gauge",
+            "Bytes waiting in the forwarding queue, and its limit.",
+            &[
+                ("{state=\"pending\"}", fs.pending_bytes as f64),
+                ("{state=\"max\"}", fs.max_queue_bytes as f64),
+            ],
+        );
+        family(
+            "cairn_forward_samples_queued_total",
+            "counter",
+            "Samples put on the forwarding queue since start.",
+            &[("", fs.queued_samples as f64)],
+        );
+        family(
+            "cairn_forward_requests_total",
+            "counter",
+            "Remote write requests to the external store since start, by outcome.",
+            &[
+                ("{outcome=\"sent\"}", fs.sent_requests as f64),
+                ("{outcome=\"failed_retried\"}", fs.failed_attempts as f64),
+                ("{outcome=\"dropped\"}", fs.dropped_requests as f64),
+            ],
+        );
+        family(
+            "cairn_forward_sent_bytes_total",
+            "counter",
+            "Compressed bytes sent to the external store since start.",
+            &[("", fs.sent_bytes as f64)],
+        );
+        family(
+            "cairn_forward_refused_full_total",
+            "counter",
+            "Ingest requests refused because the forwarding queue was full.",
+            &[("", fs.refused_full as f64)],
+        );
+    }
+    out
 }

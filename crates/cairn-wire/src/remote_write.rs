@@ -251,6 +251,24 @@ pub fn encode_write_request(req: &WriteRequest) -> Vec<u8> {
         .expect("a remote write request must encode to less than 4 GiB")
 }
 
+/// Encodes a request as bare protobuf, without compression. Two such encodings
+/// concatenated decode as one request holding the series of both (protobuf merges
+/// repeated fields), which lets a sender batch queued requests without decoding them.
+pub fn encode_protobuf(req: &WriteRequest) -> Vec<u8> {
+    req.encode_to_vec()
+}
+
+/// Snappy block compression of a remote write body (see [`encode_protobuf`]).
+///
+/// # Panics
+///
+/// Panics if `raw` exceeds snappy's block limit of 4 GiB − 1 bytes.
+pub fn compress(raw: &[u8]) -> Vec<u8> {
+    snap::raw::Encoder::new()
+        .compress_vec(raw)
+        .expect("a remote write request must encode to less than 4 GiB")
+}
+
 /// One validated series from a remote write request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedSeries {

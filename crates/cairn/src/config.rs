@@ -39,6 +39,29 @@ pub struct ServeArgs {
     /// [default: 0s, late samples are rejected and counted].
     #[arg(long, env = "CAIRN_METRICS_OOO_WINDOW")]
     pub metrics_ooo_window: Option<String>,
+    /// The most series the in-memory head may hold; appends that would add more are
+    /// refused, which bounds memory [default: no limit].
+    #[arg(long, env = "CAIRN_METRICS_MAX_SERIES")]
+    pub metrics_max_series: Option<usize>,
+    /// Also forward everything ingested to this remote write URL of an external
+    /// long-term store (VictoriaMetrics, Mimir, Thanos), through a durable queue in
+    /// <data-dir>/forward [default: no forwarding].
+    #[arg(long, env = "CAIRN_METRICS_FORWARD_URL")]
+    pub metrics_forward_url: Option<String>,
+    /// Bearer token for the forwarding URL.
+    #[arg(long, env = "CAIRN_METRICS_FORWARD_TOKEN", hide_env_values = true)]
+    pub metrics_forward_token: Option<String>,
+    /// The most bytes the forwarding queue holds while the external store is away;
+    /// past it, ingest answers 503 so senders retry [default: 1073741824].
+    #[arg(long, env = "CAIRN_METRICS_FORWARD_QUEUE_SIZE")]
+    pub metrics_forward_queue_size: Option<u64>,
+    /// Answer PromQL, series and label queries from this Prometheus API root of an
+    /// external store (e.g. http://victoria:8428) instead of the local store.
+    #[arg(long, env = "CAIRN_METRICS_QUERY_URL")]
+    pub metrics_query_url: Option<String>,
+    /// Bearer token for the query URL.
+    #[arg(long, env = "CAIRN_METRICS_QUERY_TOKEN", hide_env_values = true)]
+    pub metrics_query_token: Option<String>,
     /// Scrape the exporter of every host of the model that has one (job "node").
     #[arg(long, env = "CAIRN_SCRAPE_HOSTS")]
     pub scrape_hosts: bool,
@@ -109,6 +132,12 @@ pub struct FileConfig {
     pub metrics_retention: Option<String>,
     pub metrics_retention_size: Option<u64>,
     pub metrics_ooo_window: Option<String>,
+    pub metrics_max_series: Option<usize>,
+    pub metrics_forward_url: Option<String>,
+    pub metrics_forward_token: Option<String>,
+    pub metrics_forward_queue_size: Option<u64>,
+    pub metrics_query_url: Option<String>,
+    pub metrics_query_token: Option<String>,
     pub scrape_hosts: Option<bool>,
     #[serde(default)]
     pub scrape: Vec<ScrapeFile>,
@@ -140,8 +169,23 @@ pub struct Settings {
     pub metrics_retention_size: Option<u64>,
     /// Milliseconds.
     pub metrics_ooo_window: i64,
+    pub metrics_max_series: Option<usize>,
+    pub metrics_forward_url: Option<String>,
+    pub metrics_forward_token: Option<String>,
+    pub metrics_forward_queue_size: u64,
+    pub metrics_query_url: Option<String>,
+    pub metrics_query_token: Option<String>,
     pub scrape_hosts: bool,
     pub scrape: Vec<cairn_app::scrape::ScrapeJob>,
+}
+
+fn http_url(name: &str, url: Option<String>) -> anyhow::Result<Option<String>> {
+    match url {
+        Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+            anyhow::bail!("{name}: {u:?} is not an http:// or https:// URL")
+        }
+        other => Ok(other),
+    }
 }
 
 fn duration(name: &str, s: &str) -> anyhow::Result<i64> {
@@ -193,6 +237,31 @@ impl Settings {
                     .or(file.metrics_ooo_window.as_deref())
                     .unwrap_or("0s"),
             )?,
+            metrics_max_series: args.metrics_max_series.or(file.metrics_max_series),
+            metrics_forward_url: http_url(
+                "metrics_forward_url",
+                args.metrics_forward_url
+                    .clone()
+                    .or_else(|| file.metrics_forward_url.clone()),
+            )?,
+            metrics_forward_token: args
+                .metrics_forward_token
+                .clone()
+                .or_else(|| file.metrics_forward_token.clone()),
+            metrics_forward_queue_size: args
+                .metrics_forward_queue_size
+                .or(file.metrics_forward_queue_size)
+                .unwrap_or(1 << 30),
+            metrics_query_url: http_url(
+                "metrics_query_url",
+                args.metrics_query_url
+                    .clone()
+                    .or_else(|| file.metrics_query_url.clone()),
+            )?,
+            metrics_query_token: args
+                .metrics_query_token
+                .clone()
+                .or_else(|| file.metrics_query_token.clone()),
             scrape_hosts: args.scrape_hosts || file.scrape_hosts.unwrap_or(false),
             scrape: file
                 .scrape

@@ -34,7 +34,7 @@ enum Command {
     /// given by --config, then defaults. On an empty store an admin API token is created:
     /// CAIRN_BOOTSTRAP_TOKEN if set, else a generated one, printed once and written to
     /// <data-dir>/admin-token (mode 0600). Sign in to the UI as `admin` with that token.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Load the demo cloud into an empty store, then exit (no server).
     Demo(config::DemoArgs),
     /// Import a JSON or CSV file of one kind into a running server: all rows or none.
@@ -92,7 +92,7 @@ fn main() -> std::process::ExitCode {
     use cairn_domain::Kind;
     let result = rt.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::serve(args).await,
+            Command::Serve(args) => serve::serve(*args).await,
             Command::Demo(args) => serve::demo(args).await,
             Command::Import(args) => client::import(args).await,
             Command::Regions(c) => client::resource(Kind::Region, c).await,

@@ -127,9 +127,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let metrics = open_metrics(&s)?;
+    let (metrics, forwarder) = open_metrics(&s)?;
     let app = app.with_metrics(metrics.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let forwarding = forwarder.map(|f| tokio::spawn(f.run(stop_rx.clone())));
     let scraper = tokio::spawn(cairn_app::scrape::run(
         app.clone(),
         s.scrape.clone(),
@@ -156,6 +157,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = scraper.await;
     let _ = compactor.await;
+    if let Some(f) = forwarding {
+        let _ = f.await;
+    }
     drop(app);
     match std::sync::Arc::try_unwrap(metrics) {
         Ok(m) => m.close()?,
@@ -165,8 +169,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the time-series store in `<data-dir>/tsdb`.
-fn open_metrics(s: &Settings) -> anyhow::Result<std::sync::Arc<cairn_app::metrics::Metrics>> {
+type OpenedMetrics = (
+    Arc<cairn_app::metrics::Metrics>,
+    Option<Arc<cairn_app::external::Forwarder>>,
+);
+
+/// Opens the time-series store in `<data-dir>/tsdb`, and the forwarding queue and the
+/// external query source when configured.
+fn open_metrics(s: &Settings) -> anyhow::Result<OpenedMetrics> {
     let fsync = match s.metrics_fsync {
         FsyncArg::Always => cairn_tsdb::FsyncPolicy::Always,
         FsyncArg::Interval => cairn_tsdb::FsyncPolicy::Interval(std::time::Duration::from_secs(1)),
@@ -178,13 +188,33 @@ fn open_metrics(s: &Settings) -> anyhow::Result<std::sync::Arc<cairn_app::metric
         retention: Some(s.metrics_retention),
         retention_bytes: s.metrics_retention_size,
         out_of_order_window: s.metrics_ooo_window,
+        max_head_series: s.metrics_max_series,
         ..cairn_tsdb::Options::default()
     };
     let dir = opts.dir.clone();
     let tsdb = cairn_tsdb::Tsdb::open(opts)
         .with_context(|| format!("cannot open the metrics store in {}", dir.display()))?;
     tracing::info!(dir = %dir.display(), fsync = ?s.metrics_fsync, "metrics store open");
-    Ok(std::sync::Arc::new(cairn_app::metrics::Metrics::new(tsdb)))
+    let mut metrics = cairn_app::metrics::Metrics::new(tsdb);
+    let mut forwarder = None;
+    if let Some(url) = &s.metrics_forward_url {
+        let mut config =
+            cairn_app::external::ForwardConfig::new(url.clone(), s.data_dir.join("forward"));
+        config.bearer_token = s.metrics_forward_token.clone();
+        config.max_queue_bytes = s.metrics_forward_queue_size;
+        config.fsync = fsync;
+        let f = cairn_app::external::Forwarder::open(config)?;
+        tracing::info!(%url, pending_bytes = f.stats().pending_bytes, "forwarding metrics to an external store");
+        metrics = metrics.with_forwarder(f.clone());
+        forwarder = Some(f);
+    }
+    if let Some(url) = &s.metrics_query_url {
+        let remote =
+            cairn_app::external::RemoteQuery::new(url.clone(), s.metrics_query_token.clone())?;
+        tracing::info!(%url, "answering metric queries from an external store");
+        metrics = metrics.with_remote_query(remote);
+    }
+    Ok((Arc::new(metrics), forwarder))
 }
 
 /// Cuts old head data into blocks, merges blocks and applies retention, once a minute.

@@ -111,11 +111,56 @@ async fn page(app: &App, p: &Principal, q: ExploreParams) -> Result<Page, UiErro
     } else {
         Some(lines(app, p, &q.query, range_ms).await)
     };
+    let targets = app.scrape_targets(p).unwrap_or_default();
+    let source = app
+        .metrics
+        .as_ref()
+        .map(|m| m.query_source().to_owned())
+        .unwrap_or_default();
     Ok(Page {
         title: "Metrics".into(),
         section: Some("/ui/metrics"),
-        body: view(&q.query, range, result),
+        body: html! {
+            (view(&q.query, range, result))
+            @if source != "local" && !source.is_empty() {
+                p .muted { "Queries are answered by the external store at " code { (source) } "." }
+            }
+            (targets_table(&targets))
+        },
     })
+}
+
+/// The scrape targets and their health, as Prometheus' targets page shows them.
+fn targets_table(targets: &[cairn_app::scrape::TargetHealth]) -> Markup {
+    html! {
+        section .related #targets aria-labelledby="targets-title" {
+            h2 #targets-title { "Scrape targets" }
+            @if targets.is_empty() {
+                p .muted {
+                    "None. Add one with POST /api/v1/scrape-targets, a [[scrape]] job in the \
+                     config file, or --scrape-hosts."
+                }
+            } @else {
+                div .table-wrap {
+                    table {
+                        thead { tr { th { "Job" } th { "Target" } th { "Health" } th .num { "Samples" } th .num { "Took (s)" } th { "Error" } } }
+                        tbody {
+                            @for t in targets {
+                                tr {
+                                    td { (t.target.job) }
+                                    td { code { (t.target.address) (t.target.metrics_path) } }
+                                    td .{"health-" (t.health)} { (t.health) }
+                                    td .num { (t.last_samples) }
+                                    td .num { (format!("{:.3}", t.last_scrape_duration_s)) }
+                                    td { (t.last_error.clone().unwrap_or_default()) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn view(query: &str, range: &str, result: Option<Result<Vec<Line>, UiError>>) -> Markup {

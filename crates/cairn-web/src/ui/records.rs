@@ -236,6 +236,36 @@ async fn host_chart(app: &App, p: &Principal, exporter: Option<&str>) -> Markup 
     }
 }
 
+/// The load of the pool's hosts over the last hour (average and busiest), when this
+/// server runs a metrics store and the pool's hosts have exporters.
+async fn pool_chart(app: &App, p: &Principal, pool_id: &str) -> Markup {
+    if app.metrics.is_none() {
+        return html! {};
+    }
+    let matcher = match app.pool_exporters_matcher(p, pool_id).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return html! {},
+        Err(e) => return html! { p .muted { (e.to_string()) } },
+    };
+    let mut lines = Vec::new();
+    for (agg, label) in [("avg", "average of its hosts"), ("max", "busiest host")] {
+        let query = format!("{agg}(node_load1{{{matcher}}})");
+        match super::metrics::lines(app, p, &query, 3_600_000).await {
+            Ok(found) => lines.extend(found.into_iter().map(|mut l| {
+                l.label = label.to_owned();
+                l
+            })),
+            Err(e) => return html! { p .muted { (e.message) } },
+        }
+    }
+    html! {
+        section #pool-load .related aria-labelledby="pool-load-title" {
+            h2 #pool-load-title { "Load of its hosts, last hour" }
+            (super::chart::line_chart(&lines, "node_load1 of the pool's hosts"))
+        }
+    }
+}
+
 async fn detail_page<E: Entity>(app: &App, p: &Principal, id: &str) -> Result<Page, UiError> {
     let kind = E::KIND;
     let record = app.get_record::<E>(p, id).await?;
@@ -345,6 +375,7 @@ async fn pool_sections(app: &App, p: &Principal, id: &str) -> Result<Markup, UiE
                 p { a href=(instances) { "Instances in this pool →" } }
             }
         }
+        (pool_chart(app, p, id).await)
         (hosts)
     })
 }

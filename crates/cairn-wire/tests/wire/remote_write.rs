@@ -300,3 +300,31 @@ fn one_bad_series_fails_the_whole_request() {
         Err(WireError::InvalidLabelName { name, .. }) if name == "a b"
     ));
 }
+
+#[test]
+fn concatenated_bare_requests_decode_as_one_request_with_every_series() {
+    use cairn_wire::remote_write::{compress, decode_write_request, encode_protobuf};
+    let one = |name: &str, t: i64| WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![Label {
+                name: "__name__".into(),
+                value: name.into(),
+            }],
+            samples: vec![Sample {
+                value: 1.0,
+                timestamp: t,
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut raw = encode_protobuf(&one("a", 1));
+    raw.extend(encode_protobuf(&one("b", 2)));
+    let merged = decode_write_request(&compress(&raw)).unwrap();
+    let names: Vec<_> = merged
+        .timeseries
+        .iter()
+        .map(|t| t.labels[0].value.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+}

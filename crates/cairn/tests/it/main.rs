@@ -5,6 +5,7 @@ mod api;
 mod bad_input;
 mod binary;
 mod browser;
+mod external;
 mod isolation;
 mod metrics;
 mod prom_parity;

@@ -334,7 +334,7 @@ async fn scraping_an_exporter_stores_its_samples_with_job_instance_and_up() {
 }
 
 #[tokio::test]
-async fn the_ui_charts_metrics_in_the_explorer_and_on_host_pages() {
+async fn the_ui_charts_metrics_in_the_explorer_and_on_host_and_pool_pages() {
     let s = TestServer::start_with_demo_and_metrics().await;
     let (_, hosts) = s
         .get_json("/api/v1/hosts?state=up&limit=50", ADMIN_TOKEN)
@@ -374,6 +374,18 @@ async fn the_ui_charts_metrics_in_the_explorer_and_on_host_pages() {
     assert!(
         html.contains(r#"id="host-load""#) && html.contains("<path"),
         "no load chart on the host page"
+    );
+    // The pool the host serves charts its hosts' load, found through the model.
+    let pool = host["pool_id"]
+        .as_str()
+        .expect("the demo host serves a pool");
+    let (status, html) = crate::support::page(&s, &cookie, &format!("/ui/pools/{pool}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"id="pool-load""#)
+            && html.contains("<path")
+            && html.contains("busiest host"),
+        "no load chart on the pool page"
     );
     let (status, html) =
         crate::support::page(&s, &cookie, "/ui/metrics?query=node_load1&range=1h").await;

@@ -34,6 +34,8 @@ pub struct Builder {
     postgres: bool,
     metrics: bool,
     body_limit: Option<usize>,
+    forward: Option<(String, u64)>,
+    query_from: Option<String>,
 }
 
 impl TestServer {
@@ -43,6 +45,8 @@ impl TestServer {
             postgres: false,
             metrics: false,
             body_limit: None,
+            forward: None,
+            query_from: None,
         }
     }
 
@@ -144,6 +148,20 @@ impl Builder {
         self
     }
 
+    /// Forwards everything ingested to `url` through a queue of at most `max_bytes`.
+    pub fn forward_to(mut self, url: &str, max_bytes: u64) -> Self {
+        self.metrics = true;
+        self.forward = Some((url.to_owned(), max_bytes));
+        self
+    }
+
+    /// Answers metric queries from the Prometheus API at `url`.
+    pub fn query_from(mut self, url: &str) -> Self {
+        self.metrics = true;
+        self.query_from = Some(url.to_owned());
+        self
+    }
+
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = Some(bytes);
         self
@@ -159,14 +177,31 @@ impl Builder {
         };
         let clock = Arc::new(FixedClock::new(test_now()));
         let mut app = App::new(store, clock.clone() as Arc<dyn Clock>);
+        let mut forwarder = None;
         if self.metrics {
+            let data = dir.path().to_owned();
             let tsdb = cairn_tsdb::Tsdb::open(cairn_tsdb::Options {
-                dir: dir.path().join("tsdb"),
+                dir: data.join("tsdb"),
                 fsync: cairn_tsdb::FsyncPolicy::Never,
                 ..cairn_tsdb::Options::default()
             })
             .unwrap();
-            app = app.with_metrics(Arc::new(cairn_app::metrics::Metrics::new(tsdb)));
+            let mut metrics = cairn_app::metrics::Metrics::new(tsdb);
+            if let Some((url, max_bytes)) = &self.forward {
+                let mut config =
+                    cairn_app::external::ForwardConfig::new(url.clone(), data.join("forward"));
+                config.max_queue_bytes = *max_bytes;
+                config.fsync = cairn_tsdb::FsyncPolicy::Never;
+                config.max_backoff = std::time::Duration::from_millis(500);
+                let f = cairn_app::external::Forwarder::open(config).unwrap();
+                metrics = metrics.with_forwarder(f.clone());
+                forwarder = Some(f);
+            }
+            if let Some(url) = &self.query_from {
+                metrics = metrics
+                    .with_remote_query(cairn_app::external::RemoteQuery::new(url, None).unwrap());
+            }
+            app = app.with_metrics(Arc::new(metrics));
         }
         app.bootstrap(Some(ADMIN_TOKEN)).await.unwrap();
         if self.demo {
@@ -180,6 +215,8 @@ impl Builder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let forwarding = forwarder.map(|f| tokio::spawn(f.run(stop_rx)));
         tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async {
@@ -187,6 +224,10 @@ impl Builder {
                 })
                 .await
                 .unwrap();
+            let _ = stop_tx.send(true);
+            if let Some(f) = forwarding {
+                let _ = f.await;
+            }
         });
         TestServer {
             base,
