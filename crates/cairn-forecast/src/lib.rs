@@ -1,5 +1,6 @@
 //! cairn's forecasting core (placeholder overview, completed below).
 
+pub mod demand;
 pub mod m4;
 pub mod stats;
 pub mod univariate;
