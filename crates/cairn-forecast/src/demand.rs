@@ -5,8 +5,8 @@
 //! On z = ln(y + c) (c keeps zero days finite), in three stages:
 //! 1. **Baseline.** Weighted least squares on the days no promotion touches (each
 //!    promotion's days widened by `max_ramp_days` on both sides): intercept, a linear
-//!    trend (constant growth rate), day-of-week effects and, with a year of history or
-//!    more, a yearly Fourier series. Recent days weigh more (half-life one year), so the
+//!    trend (constant growth rate), day-of-week effects and, with a year and a half of
+//!    history or more, a yearly Fourier series (shrunk toward none below two years). Recent days weigh more (half-life one year), so the
 //!    trend follows the current growth. The residuals follow an AR(1).
 //! 2. **Promotion effects.** For every past promotion the ratio of actual demand to the
 //!    baseline is read day by day, from `max_ramp_days` before to `max_ramp_days` after
@@ -467,9 +467,10 @@ pub fn forecast_demand(
     let span = fit_days.last().copied().unwrap_or(0) - fit_days.first().copied().unwrap_or(0) + 1;
     let design = Design {
         weekly: span >= 21,
+        // A yearly cycle needs well over a year to be told apart from the trend.
         harmonics: if span >= 730 {
             6
-        } else if span >= 365 {
+        } else if span >= 540 {
             3
         } else {
             0
@@ -935,9 +936,19 @@ fn fit_baseline(history: &DailySeries, z: &[f64], days: &[usize], design: Design
             }
         }
     }
-    // A whisper of ridge keeps short or gappy histories solvable.
+    // A whisper of ridge keeps short or gappy histories solvable. The yearly terms get
+    // more: with under two years they are barely told apart from the trend, and an
+    // unshrunk fit extrapolates a spurious season.
+    let first_fourier = k - 2 * design.harmonics;
+    let span = days.last().map_or(0, |l| l - days[0] + 1) as f64;
+    let yearly_ridge = if span < 730.0 { 0.05 } else { 0.002 };
     for a in 1..k {
-        xtx[a * k + a] += 1e-6 * wsum;
+        let lambda = if a >= first_fourier {
+            yearly_ridge
+        } else {
+            1e-6
+        };
+        xtx[a * k + a] += lambda * wsum;
     }
     let xtx_copy = xtx.clone();
     let beta = stats::solve(&mut xtx, &mut xty, k).unwrap_or_else(|| {

@@ -1,8 +1,12 @@
 //! cairn's forecasting core (placeholder overview, completed below).
 
+pub mod backtest;
+pub mod calendar;
 pub mod demand;
+pub mod hierarchy;
 pub mod m4;
 pub mod stats;
+pub mod stock;
 pub mod univariate;
 
 /// What can go wrong in this crate.
