@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod demand;
 pub mod hierarchy;
 pub mod m4;
+pub mod outlook;
 pub mod stats;
 pub mod stock;
 pub mod univariate;
