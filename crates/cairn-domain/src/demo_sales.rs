@@ -348,11 +348,11 @@ pub fn generate(cloud: &DemoCloud, today: Date) -> DemoSales {
     }
 }
 
-/// Hardware on order: the demo's hot SLB and MaxCompute pools get an arrival inside
-/// their lead time, so they are covered; the hot ECS and RDS pools in Hangzhou have
-/// none and are the ones at risk.
+/// Hardware on order: Shanghai E's nearly full SLB pool and the MaxCompute pools of
+/// Hangzhou G and Beijing G get an arrival inside their lead time, so they are covered;
+/// the hot ECS and RDS pools in Hangzhou have none and are the ones at risk.
 pub fn planned_capacity_changes(cloud: &DemoCloud, today: Date) -> Vec<CapacityChange> {
-    let plans: [(&str, i64, f64, &str); 2] = [
+    let plans: [(&str, i64, f64, &str); 3] = [
         (
             "pool-slb-cn-shanghai-e",
             12,
@@ -364,6 +364,12 @@ pub fn planned_capacity_changes(cloud: &DemoCloud, today: Date) -> Vec<CapacityC
             20,
             0.3,
             "MaxCompute expansion batch 2",
+        ),
+        (
+            "pool-odps-cn-beijing-g",
+            30,
+            0.3,
+            "MaxCompute expansion batch 3",
         ),
     ];
     plans

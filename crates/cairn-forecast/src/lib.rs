@@ -3,6 +3,7 @@
 pub mod backtest;
 pub mod calendar;
 pub mod demand;
+pub mod demo;
 pub mod hierarchy;
 pub mod m4;
 pub mod outlook;
