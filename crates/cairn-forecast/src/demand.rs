@@ -15,15 +15,21 @@
 //!    key's occurrences exceeds 3σ/√n (σ the residual sd) are its *ramp* before and after; the day-by-day ratios, divided by the
 //!    uplift, are its *shape*. Recurrences of one promotion share a key ("double11").
 //! 3. **Business prior, corrected by history.** A coming promotion's uplift starts from
-//!    the business's `expected_uplift` and is corrected by how far realised uplifts
-//!    of the same key fell from what the business expected for them:
-//!    posterior = expected · κ^Z, with κ the geometric mean of realised/expected over
-//!    the n past occurrences and credibility Z = n / (n + prior_weight). A key never seen
-//!    before borrows κ from all past promotions at half that credibility, with a flat
-//!    shape and no ramp. The uncertainty of the uplift (log-sd 0.3 / √(1 + n)) enters
-//!    the sample paths, drawn from a stream seeded by the promotion's id so that every
-//!    pool sees the same draw of a promotion in a given path (their roll-ups then carry
-//!    the promotion's shared uncertainty).
+//!    the business's `expected_uplift` E and is corrected by how the realised *excess*
+//!    (uplift − 1) of earlier occurrences compared with the excess the business expected
+//!    for them: ρ = (U − 1)/(E − 1), so posterior = 1 + (E − 1)·ρ̂. Working on the excess
+//!    lets a pool that follows promotions weakly (storage, say) learn one ratio that
+//!    holds for small and big promotions alike. ρ̂ is a precision-weighted (normal-normal)
+//!    blend on the log scale: the prior says the business is right (ln ρ = 0, sd
+//!    `prior_log_sd`); each past occurrence says ln ρᵢ with the variance of its
+//!    estimate (larger for short windows, small reach and noisy pools) plus
+//!    `recurrence_log_sd`² for the year-to-year change of a promotion. So a key with
+//!    more and cleaner history weighs more, and a merchant's sale that reaches 2% of a
+//!    pool barely moves it. A key never seen before borrows from all past promotions of
+//!    the pool, each with an extra between-promotion variance, with a flat shape and no
+//!    ramp. The posterior sd of ln ρ enters the sample paths, drawn from a stream seeded
+//!    by the promotion's id so that every pool sees the same draw of a promotion in a
+//!    given path (their roll-ups then carry the promotion's shared uncertainty).
 //!
 //! Sample paths simulate the AR(1) residual, the uncertainty of the growth rate and of
 //! each uplift; means and the 80% and 95% intervals are taken from them.
@@ -118,9 +124,12 @@ pub struct DemandConfig {
     pub seed: u64,
     /// The widest ramp looked for before and after a promotion's window.
     pub max_ramp_days: usize,
-    /// How many past occurrences the business's expectation is worth (see the module
-    /// doc): 0.5 means one past Double 11 counts twice as much as the business's figure.
-    pub prior_weight: f64,
+    /// How far (log-sd) the business's expected excess may be from the realised one
+    /// before any history: 0.5 allows a factor of about 1.6 either way.
+    pub prior_log_sd: f64,
+    /// How much (log-sd) a promotion's realised-to-expected ratio changes from one
+    /// occurrence to the next.
+    pub recurrence_log_sd: f64,
     /// Whether to use the promotion calendar at all (off: the same model without
     /// promotions, for comparisons).
     pub promotions: bool,
@@ -133,7 +142,8 @@ impl Default for DemandConfig {
             paths: 500,
             seed: 0x5EED,
             max_ramp_days: 7,
-            prior_weight: 0.5,
+            prior_log_sd: 0.5,
+            recurrence_log_sd: 0.15,
             promotions: true,
         }
     }
@@ -377,8 +387,8 @@ impl Baseline {
 #[derive(Debug, Clone, Default)]
 struct KeyHistory {
     occurrences: usize,
-    /// Mean of ln(realised / expected).
-    log_correction: f64,
+    /// Per occurrence: ln((U − 1)/(E − 1)) and the variance of that estimate.
+    observations: Vec<(f64, f64)>,
     mean_uplift: f64,
     /// Shape of the excess by window fraction: (fraction, shape) samples of all
     /// occurrences, later averaged by interpolation.
@@ -513,7 +523,7 @@ pub fn forecast_demand(
     let mut keys: std::collections::BTreeMap<&str, KeyHistory> = Default::default();
     let mut realised: std::collections::HashMap<&PromotionId, (f64, Vec<(Date, f64)>)> =
         Default::default();
-    let mut all_log_corrections = Vec::new();
+    let mut all_observations: Vec<(f64, f64)> = Vec::new();
     for p in promotions.iter().filter(|p| is_past(p)) {
         let len = p.days();
         let reach = p.reach.clamp(0.05, 1.0);
@@ -543,10 +553,23 @@ pub fn forecast_demand(
         let uplift = (window.iter().sum::<f64>() / window.len() as f64).max(0.05);
         realised.insert(&p.id, (uplift, pool_level.clone()));
         let e = keys.entry(p.key.as_str()).or_default();
-        let log_corr = (uplift / p.expected_uplift).ln();
-        all_log_corrections.push(log_corr);
+        if p.expected_uplift > 1.02 {
+            // The pool-level mean ratio has variance ≈ σ²·R̄²/L; scaled to full reach and
+            // taken to the log of the excess by the delta method.
+            let pool_ratios: Vec<f64> = pool_level[r as usize..r as usize + len]
+                .iter()
+                .map(|x| x.1)
+                .filter(|v| v.is_finite())
+                .collect();
+            let rbar = pool_ratios.iter().sum::<f64>() / pool_ratios.len().max(1) as f64;
+            let ex = (uplift - 1.0).max(0.02);
+            let var = resid_sd * resid_sd * rbar * rbar
+                / (pool_ratios.len().max(1) as f64 * reach * reach * ex.max(0.05).powi(2));
+            let obs = ((ex / (p.expected_uplift - 1.0)).ln(), var);
+            e.observations.push(obs);
+            all_observations.push(obs);
+        }
         e.occurrences += 1;
-        e.log_correction += log_corr;
         e.mean_uplift += uplift;
         let excess = uplift - 1.0;
         let shape_of = |v: f64| {
@@ -575,7 +598,6 @@ pub fn forecast_demand(
     }
     for e in keys.values_mut() {
         let k = e.occurrences as f64;
-        e.log_correction /= k;
         e.mean_uplift /= k;
         // A ramp day counts when its mean log ratio stands out of the noise.
         let limit = 3.0 * resid_sd / k.sqrt();
@@ -592,11 +614,6 @@ pub fn forecast_demand(
         e.before = e.before.iter().map(|v| v / k).collect();
         e.after = e.after.iter().map(|v| v / k).collect();
     }
-    let pooled_correction = if all_log_corrections.is_empty() {
-        0.0
-    } else {
-        all_log_corrections.iter().sum::<f64>() / all_log_corrections.len() as f64
-    };
 
     // Stage 3: every promotion's effect, and the coming ones' multipliers.
     let first_future = end + Duration::days(1);
@@ -618,7 +635,11 @@ pub fn forecast_demand(
                     expected_uplift: p.expected_uplift,
                     learned_uplift: Some(*uplift),
                     past_occurrences: past_occ,
-                    correction: uplift / p.expected_uplift,
+                    correction: if p.expected_uplift > 1.02 {
+                        (uplift - 1.0) / (p.expected_uplift - 1.0)
+                    } else {
+                        1.0
+                    },
                     posterior_uplift: *uplift,
                     ramp_before_days: kh.map_or(0, |k| k.ramp_before),
                     ramp_after_days: kh.map_or(0, |k| k.ramp_after),
@@ -634,23 +655,27 @@ pub fn forecast_demand(
         if p.last_day + Duration::days(r) < first_future {
             continue;
         }
-        let (log_corr, z_cred) = match kh {
-            Some(k) => (
-                k.log_correction,
-                k.occurrences as f64 / (k.occurrences as f64 + cfg.prior_weight),
-            ),
-            None => {
-                let m = all_log_corrections.len() as f64;
-                (
-                    pooled_correction,
-                    0.5 * m / (m + cfg.prior_weight).max(1e-9),
-                )
+        let recur = cfg.recurrence_log_sd.powi(2);
+        let (log_rho, log_sd) = if p.expected_uplift <= 1.02 {
+            // Nothing promoted to scale: the business's figure stands.
+            (0.0, 0.0)
+        } else {
+            match kh.filter(|k| !k.observations.is_empty()) {
+                Some(k) => blend(&k.observations, recur, cfg.prior_log_sd),
+                None => blend(
+                    &all_observations,
+                    recur + BETWEEN_PROMOTIONS_LOG_SD.powi(2),
+                    cfg.prior_log_sd,
+                ),
             }
         };
-        let correction = (z_cred * log_corr).exp();
-        let posterior = p.expected_uplift * correction;
+        let correction = log_rho.exp();
+        let posterior = if p.expected_uplift <= 1.02 {
+            p.expected_uplift
+        } else {
+            1.0 + (p.expected_uplift - 1.0) * correction
+        };
         let shape = ShapeTable::new(kh, p.days());
-        let log_sd = 0.3 / (1.0 + past_occ as f64).sqrt();
         let reach = p.reach.clamp(0.0, 1.0);
         let daily: Vec<(Date, f64)> = shape
             .offsets()
@@ -678,7 +703,9 @@ pub fn forecast_demand(
         });
         coming.push(Coming {
             seed: fnv(p.id.as_str()),
+            expected: p.expected_uplift,
             posterior,
+            log_rho,
             log_sd,
             reach,
             first_day: p.first_day,
@@ -724,7 +751,11 @@ pub fn forecast_demand(
             .iter()
             .map(|cm| {
                 let mut r = Rng::new(cm.seed ^ (pi as u64).wrapping_mul(0x9E37_79B9));
-                cm.posterior * (cm.log_sd * r.normal()).exp()
+                if cm.expected <= 1.02 {
+                    cm.expected
+                } else {
+                    1.0 + (cm.expected - 1.0) * (cm.log_rho + cm.log_sd * r.normal()).exp()
+                }
             })
             .collect();
         let mut e = carry;
@@ -787,7 +818,10 @@ pub fn forecast_demand(
 /// A coming promotion, ready to apply.
 struct Coming {
     seed: u64,
+    expected: f64,
     posterior: f64,
+    /// The posterior mean and sd of ln((U − 1)/(E − 1)).
+    log_rho: f64,
     log_sd: f64,
     reach: f64,
     first_day: Date,
@@ -1012,6 +1046,23 @@ fn ar1(resid: &[f64]) -> (f64, f64) {
         (xs.iter().map(|v| (v - m).powi(2)).sum::<f64>() / xs.len().max(1) as f64).sqrt()
     };
     (phi, sigma.max(1e-6))
+}
+
+/// The log-sd between different promotions' realised-to-expected ratios, used when a
+/// promotion borrows from the others.
+const BETWEEN_PROMOTIONS_LOG_SD: f64 = 0.3;
+
+/// The normal-normal posterior (mean, sd) of a log ratio whose prior is N(0, prior_sd²),
+/// from observations (value, variance), each with `extra` variance added.
+fn blend(obs: &[(f64, f64)], extra: f64, prior_sd: f64) -> (f64, f64) {
+    let mut precision = 1.0 / prior_sd.max(1e-6).powi(2);
+    let mut weighted = 0.0;
+    for &(x, v) in obs {
+        let w = 1.0 / (v + extra).max(1e-9);
+        precision += w;
+        weighted += w * x;
+    }
+    (weighted / precision, precision.sqrt().recip())
 }
 
 /// FNV-1a of a string: a stable seed per promotion id.
@@ -1263,8 +1314,9 @@ mod tests {
         let e = f.promotions.iter().find(|e| e.key == "promo-new").unwrap();
         assert_eq!(e.past_occurrences, 0);
         assert_eq!(e.learned_uplift, None);
-        // Borrowed correction at half credibility: between the realised ratio and 1.
-        assert!(e.correction < 1.0 && e.correction > 0.6, "{}", e.correction);
+        // Borrowed from the spring sale, whose realised excess was half the expected
+        // one, and held back toward the business's figure by the prior.
+        assert!(e.correction > 0.5 && e.correction < 0.9, "{}", e.correction);
         assert_eq!(e.daily_multipliers.len(), 2);
         let m = e.daily_multipliers[0].1;
         assert!((m - (1.0 + 0.5 * (e.posterior_uplift - 1.0))).abs() < 1e-9);
