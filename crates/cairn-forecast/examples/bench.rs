@@ -68,14 +68,13 @@ fn published(dir: &Path) -> Vec<Published> {
         .collect()
 }
 
+/// Combined forecasts, each series' member forecasts, and wall seconds.
+type Run = (Vec<Vec<f64>>, Vec<Vec<Vec<f64>>>, f64);
+
 /// Forecasts every series with `combo` on two threads (series interleaved so both get a
 /// mix of long and short ones). Returns the combined and member forecasts, in order, and
 /// the wall time in seconds.
-fn run(
-    combo: &Combination,
-    train: &[Series],
-    h: usize,
-) -> (Vec<Vec<f64>>, Vec<Vec<Vec<f64>>>, f64) {
+fn run(combo: &Combination, train: &[Series], h: usize) -> Run {
     let threads = 2;
     let t0 = Instant::now();
     let mut results: Vec<(usize, Vec<f64>, Vec<Vec<f64>>)> = std::thread::scope(|s| {
@@ -277,14 +276,13 @@ fn promotion_days() -> (Ape, Ape) {
                 holdouts: 1,
                 ..Ape::default()
             };
-            for d in 0..horizon {
-                let date = origin + Duration::days(d as i64);
-                let y = actual[d];
-                if date < p.first_day || !(y > 0.0) {
+            for ((y, a), b) in actual.iter().zip(&on.days).zip(&off.days) {
+                // Ramp days before the window and missing or zero days are not scored.
+                if a.date < p.first_day || y.is_nan() || *y <= 0.0 {
                     continue;
                 }
-                one.with += (on.days[d].mean - y).abs() / y;
-                one.without += (off.days[d].mean - y).abs() / y;
+                one.with += (a.mean - y).abs() / y;
+                one.without += (b.mean - y).abs() / y;
                 one.days += 1;
             }
             let targets: &mut [&mut Ape] = if seen {

@@ -93,7 +93,7 @@ pub fn backtest(
             .filter(|v| v.is_finite())
             .collect();
         let scale = m4::seasonal_naive_mae(&insample, DAILY_PERIOD);
-        if ys.is_empty() || !(scale > 0.0) {
+        if ys.is_empty() || scale.is_nan() || scale <= 0.0 {
             continue;
         }
         origins.push(OriginScore {

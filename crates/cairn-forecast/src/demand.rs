@@ -521,8 +521,8 @@ pub fn forecast_demand(
     // Stage 2: read past promotions.
     let is_past = |p: &PromotionEvent| p.last_day + Duration::days(r) <= end;
     let mut keys: std::collections::BTreeMap<&str, KeyHistory> = Default::default();
-    let mut realised: std::collections::HashMap<&PromotionId, (f64, Vec<(Date, f64)>)> =
-        Default::default();
+    // Per past promotion: its realised uplift and its pool-level ratio by day.
+    let mut realised: std::collections::HashMap<&PromotionId, Realised> = Default::default();
     let mut all_observations: Vec<(f64, f64)> = Vec::new();
     for p in promotions.iter().filter(|p| is_past(p)) {
         let len = p.days();
@@ -814,6 +814,9 @@ pub fn forecast_demand(
         paths,
     })
 }
+
+/// A past promotion's realised uplift and its pool-level ratio by day.
+type Realised = (f64, Vec<(Date, f64)>);
 
 /// A coming promotion, ready to apply.
 struct Coming {

@@ -174,7 +174,7 @@ pub fn centred_moving_average(x: &[f64], m: usize) -> Vec<Option<f64>> {
         if t < half || t + half >= n {
             continue;
         }
-        let v = if m % 2 == 0 {
+        let v = if m & 1 == 0 {
             let inner: f64 = x[t + 1 - half..t + half].iter().sum();
             (0.5 * x[t - half] + inner + 0.5 * x[t + half]) / m as f64
         } else {

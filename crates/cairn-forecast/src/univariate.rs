@@ -188,7 +188,7 @@ fn mstl_then(
         .periods
         .iter()
         .copied()
-        .filter(|&p| p > 1 && z.len() >= 2 * p + 1)
+        .filter(|&p| p > 1 && z.len() > 2 * p)
         .collect();
     if usable.is_empty() {
         return None;
@@ -253,6 +253,7 @@ pub fn ar_diff(x: &[f64], h: usize, max_p: usize) -> Option<Vec<f64>> {
         let mut xtx = vec![0.0; k * k];
         let mut xty = vec![0.0; k];
         let row = |t: usize, j: usize| if j == 0 { 1.0 } else { d[t - j] };
+        #[allow(clippy::needless_range_loop)] // `row` reads d at lags of t
         for t in start..d.len() {
             for a in 0..k {
                 xty[a] += row(t, a) * d[t];
