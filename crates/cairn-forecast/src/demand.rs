@@ -1233,6 +1233,47 @@ mod tests {
         assert!((ratio - 0.7).abs() < 0.05, "{ratio}");
     }
 
+    /// The explanation table a page shows for the coming sale, as text.
+    fn render(e: &PromotionEffect) -> String {
+        let mut out = format!(
+            "{} {:?} expected {:.2} learned {} posterior {:.2} correction {:.2} past {} ramps {}/{}\n",
+            e.id,
+            e.timing,
+            e.expected_uplift,
+            e.learned_uplift.map_or("-".into(), |u| format!("{u:.2}")),
+            e.posterior_uplift,
+            e.correction,
+            e.past_occurrences,
+            e.ramp_before_days,
+            e.ramp_after_days
+        );
+        for (d, m) in &e.daily_multipliers {
+            out.push_str(&format!("  {d} ×{m:.1}\n"));
+        }
+        out
+    }
+
+    #[test]
+    fn the_coming_sale_explains_itself() {
+        let s = Synthetic::new();
+        let promos: Vec<_> = (2024..=2027).map(|y| s.sale(y, 4.0)).collect();
+        let f = forecast_demand(&s.series(), &promos, &cfg(300)).unwrap();
+        let coming = f
+            .promotions
+            .iter()
+            .find(|e| e.timing == Timing::Coming)
+            .unwrap();
+        expect_test::expect![[r#"
+            promo-spring-2027 Coming expected 4.00 learned 2.54 posterior 2.58 correction 0.53 past 3 ramps 2/1
+              2027-02-27 ×1.5
+              2027-02-28 ×1.5
+              2027-03-01 ×2.6
+              2027-03-02 ×2.5
+              2027-03-03 ×2.6
+              2027-03-04 ×1.3
+        "#]].assert_eq(&render(coming));
+    }
+
     #[test]
     fn intervals_cover_about_their_share_of_what_happens_next() {
         let s = Synthetic {
