@@ -16,6 +16,7 @@
 pub mod access;
 pub mod clock;
 pub mod demo;
+pub mod demo_sales;
 pub mod duration;
 pub mod error;
 pub mod id;
