@@ -51,6 +51,71 @@ pub struct DemoSummary {
     pub extensions: Vec<(String, usize)>,
 }
 
+struct CapacityCounts {
+    entries: usize,
+    promotions: usize,
+    changes: usize,
+}
+
+/// The demo's two years of sales and releases per pool, the earlier occurrences of its
+/// promotions that the history holds, and the hardware on order for its hot pools.
+async fn load_capacity_history(
+    tx: &mut Tx<'_>,
+    cloud: &DemoCloud,
+    today: time::Date,
+    now: cairn_domain::Timestamp,
+) -> Result<CapacityCounts> {
+    use cairn_domain::demo_sales;
+    use cairn_domain::{LedgerEntry, LedgerKind, LedgerSource};
+    let sales = demo_sales::generate(cloud, today);
+    let mut entries = Vec::new();
+    for pool in &sales.pools {
+        for (i, (&sold, &released)) in pool.sold.iter().zip(&pool.released).enumerate() {
+            for (kind, units) in [(LedgerKind::Sale, sold), (LedgerKind::Release, released)] {
+                if units > 0.0 {
+                    entries.push(LedgerEntry {
+                        pool_id: pool.pool_id.clone(),
+                        day: sales.date(i),
+                        kind,
+                        units,
+                        merchant_id: None,
+                        instance_id: None,
+                        source: LedgerSource::Demo,
+                    });
+                }
+            }
+        }
+    }
+    tx.append_ledger(&entries, now, "demo").await?;
+    tx.insert_many(&sales.past_promotions).await?;
+    let changes: Vec<cairn_domain::CapacityChange> = sales
+        .planned_capacity_changes
+        .iter()
+        .map(|c| cairn_domain::CapacityChange {
+            id: format!(
+                "cap-{}-{}",
+                c.pool_id.as_str().trim_start_matches("pool-"),
+                cairn_domain::capacity::date_format::format(c.date)
+            )
+            .into(),
+            pool_id: c.pool_id.clone(),
+            date: c.date,
+            units: c.delta,
+            status: match c.status {
+                demo_sales::ChangeStatus::Planned => cairn_domain::ChangeStatus::Planned,
+                demo_sales::ChangeStatus::Done => cairn_domain::ChangeStatus::Done,
+            },
+            note: Some(c.note.clone()),
+        })
+        .collect();
+    tx.insert_many(&changes).await?;
+    Ok(CapacityCounts {
+        entries: entries.len(),
+        promotions: sales.past_promotions.len(),
+        changes: changes.len(),
+    })
+}
+
 fn total(c: &DemoCloud) -> usize {
     {
         c.regions.len()
@@ -107,7 +172,8 @@ impl App {
                 "the store already holds a cloud; the demo loads only into an empty one".into(),
             ));
         }
-        let cloud = generate(self.now().date());
+        let today = self.today();
+        let cloud = generate(today);
         let total = total(&cloud);
         let mut done = 0;
         let mut tx = self.store.begin().await?;
@@ -134,6 +200,19 @@ impl App {
             promotions: cloud.promotions.len(),
             extensions: Vec::new(),
         };
+        let n = load_capacity_history(&mut tx, &cloud, today, self.now()).await?;
+        summary.promotions += n.promotions;
+        summary
+            .extensions
+            .push(("capacity ledger entries".to_owned(), n.entries));
+        summary
+            .extensions
+            .push(("capacity changes".to_owned(), n.changes));
+        progress(Progress {
+            stage: "capacity ledger",
+            done: total,
+            total,
+        });
         for ext in extensions {
             let n = ext.load(&mut tx, &cloud).await?;
             progress(Progress {
@@ -156,6 +235,7 @@ impl App {
         })
         .await?;
         tx.commit().await?;
+        self.capacity.touch();
         Ok(summary)
     }
 }

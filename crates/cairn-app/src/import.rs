@@ -219,6 +219,9 @@ impl App {
         if bad > 0 {
             return Err(AppError::Import(report));
         }
+        for e in &good {
+            self.capacity_effects(&mut tx, p, None, Some(e)).await?;
+        }
         tx.insert_many(&good).await?;
         for e in &good {
             self.audit(&mut tx, p, "import", e.id(), None, Some(e))

@@ -2,6 +2,7 @@
 //! wire formats.
 //!
 //! - [`auth`]: passwords, API tokens, sessions, bootstrap of the first admin;
+//! - [`capacity`]: the stock ledger, forecasts, stock-out dates, restock advice;
 //! - [`records`]: reading and writing the model under a principal's scope, with
 //!   validation, reference and topology checks, and the audit log;
 //! - [`import`]: all-or-nothing bulk import from JSON or CSV with a report of bad rows;
@@ -16,6 +17,7 @@
 //! edge maps to status codes in one place.
 
 pub mod auth;
+pub mod capacity;
 pub mod demo;
 mod error;
 pub mod external;
@@ -49,6 +51,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The metrics store, when this server runs one.
     pub metrics: Option<Arc<metrics::Metrics>>,
+    /// The capacity outlook's cache.
+    pub capacity: Arc<capacity::CapacityState>,
 }
 
 impl App {
@@ -57,6 +61,7 @@ impl App {
             store,
             clock,
             metrics: None,
+            capacity: Arc::default(),
         }
     }
 

@@ -334,6 +334,7 @@ impl App {
         checker.prepare(&mut tx, E::KIND, &mut map).await?;
         let e: E = parse_entity(Value::Object(map))?;
         checker.check(&mut tx, &e).await?;
+        self.capacity_effects(&mut tx, p, None, Some(&e)).await?;
         tx.insert(&e).await?;
         self.audit(&mut tx, p, "create", e.id(), None, Some(&e))
             .await?;
@@ -368,6 +369,8 @@ impl App {
         checker.prepare(&mut tx, E::KIND, &mut map).await?;
         let e: E = parse_entity(Value::Object(map))?;
         checker.check(&mut tx, &e).await?;
+        self.capacity_effects(&mut tx, p, Some(&before), Some(&e))
+            .await?;
         tx.update(&e).await?;
         self.audit(&mut tx, p, "update", id, Some(&before), Some(&e))
             .await?;
@@ -379,6 +382,8 @@ impl App {
         let scope = write_scope(p, E::KIND)?;
         let mut tx = self.store.begin().await?;
         let before = self.owned_in_tx::<E>(&mut tx, p, &scope, id).await?;
+        self.capacity_effects(&mut tx, p, Some(&before), None::<&E>)
+            .await?;
         tx.delete(E::KIND, id).await?;
         self.audit(&mut tx, p, "delete", id, Some(&before), None::<&E>)
             .await?;

@@ -190,6 +190,7 @@ pub struct TargetHealth {
     pub target: TargetKey,
     /// `up`, `down` or `unknown` (not scraped yet).
     pub health: &'static str,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub last_scrape: Option<cairn_domain::Timestamp>,
     pub last_scrape_duration_s: f64,
     pub last_samples: usize,

@@ -51,6 +51,10 @@ macro_rules! typed_id {
         impl From<&str> for $name {
             fn from(s: &str) -> Self { Self(s.to_owned()) }
         }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self { Self(s) }
+        }
     )*};
 }
 
@@ -77,6 +81,10 @@ typed_id!(
     PromotionId,
     /// A scrape target added at run time (an exporter cairn pulls metrics from).
     ScrapeTargetId,
+    /// A planned or done change of a pool's capacity.
+    CapacityChangeId,
+    /// Units of a pool held back for a promotion.
+    ReservationId,
     /// A user who signs in to the web UI.
     UserId,
     /// An API token (its public id, never its secret).

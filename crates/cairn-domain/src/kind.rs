@@ -20,6 +20,8 @@ pub enum Kind {
     Dependency,
     Promotion,
     ScrapeTarget,
+    CapacityChange,
+    Reservation,
 }
 
 /// How a column is stored. Timestamps are stored as RFC 3339 text in UTC.
@@ -87,7 +89,7 @@ pub enum Visibility {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Region,
         Kind::Zone,
         Kind::Product,
@@ -99,6 +101,8 @@ impl Kind {
         Kind::Dependency,
         Kind::Promotion,
         Kind::ScrapeTarget,
+        Kind::CapacityChange,
+        Kind::Reservation,
     ];
 
     /// The plural used in routes (`/api/v1/pools`), table names and import files.
@@ -115,6 +119,8 @@ impl Kind {
             Kind::Dependency => "dependencies",
             Kind::Promotion => "promotions",
             Kind::ScrapeTarget => "scrape-targets",
+            Kind::CapacityChange => "capacity-changes",
+            Kind::Reservation => "reservations",
         }
     }
 
@@ -122,6 +128,7 @@ impl Kind {
     pub fn table(self) -> &'static str {
         match self {
             Kind::ScrapeTarget => "scrape_targets",
+            Kind::CapacityChange => "capacity_changes",
             other => other.plural(),
         }
     }
@@ -140,6 +147,8 @@ impl Kind {
             Kind::Dependency => "dependency",
             Kind::Promotion => "promotion",
             Kind::ScrapeTarget => "scrape target",
+            Kind::CapacityChange => "capacity change",
+            Kind::Reservation => "reservation",
         }
     }
 
@@ -161,13 +170,19 @@ impl Kind {
             Kind::Dependency => "dep",
             Kind::Promotion => "promo",
             Kind::ScrapeTarget => "scrape",
+            Kind::CapacityChange => "cap",
+            Kind::Reservation => "resv",
         }
     }
 
     pub fn visibility(self) -> Visibility {
         match self {
             Kind::Region | Kind::Zone | Kind::Product => Visibility::Catalog,
-            Kind::Pool | Kind::Host | Kind::ScrapeTarget => Visibility::Infrastructure,
+            Kind::Pool
+            | Kind::Host
+            | Kind::ScrapeTarget
+            | Kind::CapacityChange
+            | Kind::Reservation => Visibility::Infrastructure,
             Kind::Merchant | Kind::Instance | Kind::Service | Kind::Dependency => Visibility::Owned,
             Kind::Promotion => Visibility::OwnedOrShared,
         }
@@ -265,6 +280,24 @@ impl Kind {
             col("timeout_s", Integer),
             col("enabled", Bool).filter(),
         ];
+        const CAPACITY_CHANGE: &[Column] = &[
+            col("id", Text),
+            col("pool_id", Text).refs(Kind::Pool),
+            col("date", Text),
+            col("units", Real),
+            col("status", Text).filter(),
+            col("note", Text).nullable(),
+        ];
+        const RESERVATION: &[Column] = &[
+            col("id", Text),
+            col("pool_id", Text).refs(Kind::Pool),
+            col("starts_on", Text),
+            col("ends_on", Text),
+            col("units", Real),
+            col("promotion_id", Text).nullable().refs(Kind::Promotion),
+            col("merchant_id", Text).nullable().refs(Kind::Merchant),
+            col("note", Text).nullable(),
+        ];
         match self {
             Kind::Region => REGION,
             Kind::Zone => ZONE,
@@ -277,6 +310,8 @@ impl Kind {
             Kind::Dependency => DEPENDENCY,
             Kind::Promotion => PROMOTION,
             Kind::ScrapeTarget => SCRAPE_TARGET,
+            Kind::CapacityChange => CAPACITY_CHANGE,
+            Kind::Reservation => RESERVATION,
         }
     }
 
@@ -295,7 +330,7 @@ impl Kind {
 
     /// The kinds in an order where every reference points to an earlier kind; imports
     /// and the demo load in this order.
-    pub fn load_order() -> [Kind; 11] {
+    pub fn load_order() -> [Kind; 13] {
         Kind::ALL
     }
 }

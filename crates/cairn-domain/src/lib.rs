@@ -3,7 +3,8 @@
 //! This crate is pure: it knows nothing of SQL, HTTP, JSON wire shapes beyond serde
 //! derives, files or the system clock. It holds
 //! - typed identifiers ([`id`]),
-//! - the entities of the model and their validation ([`model`]),
+//! - the entities of the model and their validation ([`model`]), and the capacity
+//!   ledger with the arithmetic of stock over time ([`capacity`]),
 //! - the entity catalogue that storage and the API are generated from ([`kind`]),
 //! - roles and what each may do ([`access`]),
 //! - the service topology's graph algorithms ([`topology`]),
@@ -14,6 +15,7 @@
 //! values, and time only enters through [`Clock`].
 
 pub mod access;
+pub mod capacity;
 pub mod clock;
 pub mod demo;
 pub mod demo_sales;
@@ -25,6 +27,10 @@ pub mod model;
 pub mod topology;
 
 pub use access::{Principal, Role};
+pub use capacity::{
+    CapacityChange, ChangeStatus, DailyLedger, LedgerEntry, LedgerKind, LedgerSource, Reservation,
+    StockDay,
+};
 pub use clock::{Clock, FixedClock, Timestamp};
 pub use error::DomainError;
 pub use id::*;

@@ -607,6 +607,14 @@ macro_rules! with_entity {
                 type $t = $crate::ScrapeTarget;
                 $body
             }
+            $crate::Kind::CapacityChange => {
+                type $t = $crate::CapacityChange;
+                $body
+            }
+            $crate::Kind::Reservation => {
+                type $t = $crate::Reservation;
+                $body
+            }
         }
     };
 }

@@ -14,6 +14,7 @@
 //! writes the audit entry, so a change and its audit record commit or fail together.
 
 mod error;
+mod ledger;
 mod migrate;
 mod records;
 mod sql;
@@ -28,6 +29,7 @@ use sqlx::{AnyPool, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use error::StoreError;
+pub use ledger::LedgerRow;
 pub use records::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -246,6 +248,35 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get::<i64, _>(0)? as u64)
+    }
+
+    /// Whether a record of `kind` with `id` exists (regardless of owner).
+    pub async fn exists(&self, kind: Kind, id: &str) -> Result<bool> {
+        let sql = format!("SELECT 1 FROM {} WHERE id = $1", kind.table());
+        let row = sqlx::query(&sql)
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Units of live (not released) instances per pool and merchant.
+    pub async fn pool_merchant_units(&self) -> Result<Vec<(String, String, f64)>> {
+        let rows = sqlx::query(
+            "SELECT pool_id, merchant_id, SUM(units) FROM instances WHERE state <> 'released' \
+             GROUP BY pool_id, merchant_id ORDER BY pool_id, merchant_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r: &AnyRow| {
+                Ok((
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<String, _>(1)?,
+                    r.try_get::<f64, _>(2)?,
+                ))
+            })
+            .collect()
     }
 
     /// Units sold from each pool: the sum over its instances that are not released.

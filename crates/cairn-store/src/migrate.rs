@@ -22,6 +22,11 @@ const SQLITE: &[Migration] = &[
         name: "scrape_targets",
         sql: include_str!("../migrations/sqlite/0002_scrape_targets.sql"),
     },
+    Migration {
+        version: 3,
+        name: "capacity",
+        sql: include_str!("../migrations/sqlite/0003_capacity.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -34,6 +39,11 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "scrape_targets",
         sql: include_str!("../migrations/postgres/0002_scrape_targets.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "capacity",
+        sql: include_str!("../migrations/postgres/0003_capacity.sql"),
     },
 ];
 

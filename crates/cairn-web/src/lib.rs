@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+mod capacity;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -61,7 +62,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .route("/api/openapi.json", get(openapi::serve))
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api::router().merge(capacity::router()))
         .nest("/prometheus", prom::router())
         .merge(ui::router())
         .fallback(error::fallback)

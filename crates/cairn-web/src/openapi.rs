@@ -13,14 +13,20 @@ pub fn document() -> Value {
     for kind in Kind::ALL {
         with_entity!(kind, E => add_entity::<E>(&mut gen, &mut paths));
     }
-    for (method, path, summary) in crate::api::fixed_routes().iter().chain(crate::prom::ROUTES) {
+    for (method, path, summary) in crate::api::fixed_routes()
+        .iter()
+        .chain(crate::capacity::ROUTES)
+        .chain(crate::prom::ROUTES)
+    {
         let mut op = json!({
             "summary": summary,
             "tags": [if path.starts_with("/prometheus") { "prometheus" } else { "platform" }],
             "responses": responses(json!({"type": "object"}), "200"),
         });
-        if path.contains("{name}") {
-            op["parameters"] = json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        for param in ["name", "id"] {
+            if path.contains(&format!("{{{param}}}")) {
+                op["parameters"] = json!([{"name": param, "in": "path", "required": true, "schema": {"type": "string"}}]);
+            }
         }
         paths
             .entry(path.to_string())
@@ -159,6 +165,11 @@ mod tests {
         lines.sort();
         expect![[r#"
             /api/v1/audit get
+            /api/v1/capacity get
+            /api/v1/capacity-changes get,post
+            /api/v1/capacity-changes/import post
+            /api/v1/capacity-changes/{id} delete,get,put
+            /api/v1/capacity/what-if post
             /api/v1/dependencies get,post
             /api/v1/dependencies/import post
             /api/v1/dependencies/{id} delete,get,put
@@ -168,6 +179,7 @@ mod tests {
             /api/v1/instances get,post
             /api/v1/instances/import post
             /api/v1/instances/{id} delete,get,put
+            /api/v1/ledger post
             /api/v1/me get
             /api/v1/merchants get,post
             /api/v1/merchants/import post
@@ -176,15 +188,24 @@ mod tests {
             /api/v1/pools get,post
             /api/v1/pools/import post
             /api/v1/pools/{id} delete,get,put
+            /api/v1/pools/{id}/backtest get
+            /api/v1/pools/{id}/forecast get
+            /api/v1/pools/{id}/ledger get
+            /api/v1/pools/{id}/stock get
             /api/v1/products get,post
             /api/v1/products/import post
             /api/v1/products/{id} delete,get,put
+            /api/v1/products/{id}/forecast get
             /api/v1/promotions get,post
             /api/v1/promotions/import post
             /api/v1/promotions/{id} delete,get,put
             /api/v1/regions get,post
             /api/v1/regions/import post
             /api/v1/regions/{id} delete,get,put
+            /api/v1/regions/{id}/forecast get
+            /api/v1/reservations get,post
+            /api/v1/reservations/import post
+            /api/v1/reservations/{id} delete,get,put
             /api/v1/scrape-targets get,post
             /api/v1/scrape-targets/import post
             /api/v1/scrape-targets/{id} delete,get,put
@@ -196,6 +217,7 @@ mod tests {
             /api/v1/zones get,post
             /api/v1/zones/import post
             /api/v1/zones/{id} delete,get,put
+            /api/v1/zones/{id}/forecast get
             /prometheus/api/v1/admin/tsdb/flush post
             /prometheus/api/v1/import/prometheus post
             /prometheus/api/v1/label/{name}/values get

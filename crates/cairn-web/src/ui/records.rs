@@ -74,6 +74,7 @@ fn section(kind: Kind) -> Option<&'static str> {
         Kind::Service | Kind::Dependency => Some("/ui/services"),
         Kind::Promotion => Some("/ui/promotions"),
         Kind::ScrapeTarget => Some("/ui/metrics"),
+        Kind::CapacityChange | Kind::Reservation => Some("/ui/capacity"),
         Kind::Region | Kind::Zone | Kind::Product => None,
     }
 }

@@ -38,6 +38,17 @@ async fn fill_kinds_the_demo_lacks(s: &TestServer) {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    let (_, pools) = s.get_json("/api/v1/pools?limit=1", ADMIN_TOKEN).await;
+    let (status, body) = s
+        .send_json(
+            Method::POST,
+            "/api/v1/reservations",
+            ADMIN_TOKEN,
+            &json!({"pool_id": pools["items"][0]["id"], "starts_on": "2026-12-10",
+                    "ends_on": "2026-12-12", "units": 10.0}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
 }
 
 /// One record of `plural` owned by `merchant`, as the admin sees it.
@@ -149,6 +160,14 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
                 "leaked the other tenant: {what}"
             );
             match (method.as_str(), path.as_str()) {
+                // Capacity is the platform's infrastructure, even for catalogue kinds.
+                (_, p)
+                    if p.ends_with("/forecast")
+                        || p.starts_with("/api/v1/capacity")
+                        || p.starts_with("/api/v1/ledger") =>
+                {
+                    assert_eq!(status, 403, "{what}")
+                }
                 // The platform's metrics are not a merchant's to read or write.
                 (_, "/prometheus/api/v1/status/buildinfo") => assert_eq!(status, 200, "{what}"),
                 (_, p) if p.starts_with("/prometheus/") => assert_eq!(status, 403, "{what}"),

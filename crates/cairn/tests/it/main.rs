@@ -5,6 +5,7 @@ mod api;
 mod bad_input;
 mod binary;
 mod browser;
+mod capacity;
 mod external;
 mod isolation;
 mod metrics;
