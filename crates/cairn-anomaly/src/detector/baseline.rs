@@ -64,7 +64,8 @@ pub struct BaselineConfig {
     /// Smoothing of the scale of deviations.
     pub scale_alpha: f64,
     /// A seasonal candidate is chosen only if its error is below this fraction of
-    /// the best plain candidate's.
+    /// the best plain candidate's, and, once chosen, is replaced only by a candidate
+    /// whose error is below this fraction of its own.
     pub season_margin: f64,
     /// Errors count towards the choice of candidate only up to this many times the
     /// smallest scale among the candidates.
@@ -83,7 +84,7 @@ impl Default for BaselineConfig {
             clip: 6.0,
             error_alpha: 0.01,
             scale_alpha: 0.01,
-            season_margin: 0.9,
+            season_margin: 0.95,
             select_clip: 8.0,
             deviation_memory: 1000.0,
         }
@@ -390,6 +391,17 @@ impl Baseline {
                 best = i;
                 best_mae = mae(i);
             }
+        }
+        // Hysteresis: a seasonal candidate in use stays until another candidate beats
+        // it by the margin, so that a few anomalous points (which it rightly fails to
+        // predict) do not hand the series to a plain model that hides them.
+        let incumbent = self.chosen;
+        if incumbent >= 2
+            && best != incumbent
+            && self.candidates[incumbent].ready(t_ms)
+            && mae(best) > mae(incumbent) * self.config.season_margin
+        {
+            return;
         }
         self.chosen = best;
     }

@@ -41,8 +41,8 @@ const MAX_SURPRISE: f64 = 16.0;
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// How readily a point is an alert, in `[0, 1]`: a point alerts when its score
-    /// is at least `1 − sensitivity`. The default, 0.62 (a tail probability of about
-    /// 1e-6), is the threshold the NAB sweep picks for this detector. Records always
+    /// is at least `1 − sensitivity`. The default, 0.635 (a tail probability of about
+    /// 1.4e-6), is about the threshold the NAB sweep picks for this detector. Records always
     /// alert. A surprising episode alerts at its start or not at all (later points
     /// of it are demoted): above 0.6875 every episode alerts, at the default only
     /// those that start strongly.
@@ -67,7 +67,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            sensitivity: 0.62,
+            sensitivity: 0.635,
             baseline: BaselineConfig::default(),
             likelihood: LikelihoodConfig::default(),
             raw_surprise_cap: 3.0,
