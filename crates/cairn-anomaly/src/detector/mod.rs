@@ -74,7 +74,7 @@ impl Default for Config {
             range_tolerance: 0.05,
             short_average: 6,
             warmup: 100,
-            band_probability: 1e-3,
+            band_probability: 0.01,
         }
     }
 }
