@@ -101,15 +101,6 @@ impl Likelihood {
             p
         }
     }
-
-    /// The current short average of raw surprises.
-    pub fn short_average(&self) -> f64 {
-        if self.recent.is_empty() {
-            0.0
-        } else {
-            self.recent.iter().sum::<f64>() / self.recent.len() as f64
-        }
-    }
 }
 
 /// The complementary error function, from the Chebyshev fit in Numerical Recipes
