@@ -114,7 +114,7 @@ fn main() {
     }
     let t = config.alert_threshold();
     print!(
-        "at the configured sensitivity ({:.2}, threshold {t:.3}):",
+        "at the configured sensitivity ({:.3}, threshold {t:.3}):",
         config.sensitivity
     );
     for p in PROFILES {
