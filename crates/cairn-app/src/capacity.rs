@@ -23,11 +23,9 @@ use cairn_domain::{
     CapacityChange, ChangeStatus, DailyLedger, Entity, Instance, Kind, LedgerEntry, LedgerSource,
     Pool, Principal, Product, Promotion, Reservation, StockDay, Zone,
 };
-use cairn_forecast::backtest::{backtest, Backtest, BacktestConfig};
+use cairn_forecast::backtest::{backtest, BacktestConfig};
 use cairn_forecast::calendar;
-use cairn_forecast::demand::{
-    DailySeries, DayForecast, DemandConfig, FitSummary, PromotionEffect, SamplePaths,
-};
+use cairn_forecast::demand::{DailySeries, DayForecast, DemandConfig, FitSummary, SamplePaths};
 use cairn_forecast::hierarchy::{bands, roll_up, Band, Level, PoolPlace};
 use cairn_forecast::outlook::{pool_outlook, what_if, PlannedPromotion, PoolCase, PoolImpact};
 use cairn_forecast::stock::{DatedUnits, RestockAdvice, RestockPolicy, StockOut, StockPosition};
@@ -37,7 +35,11 @@ use serde_json::Value;
 use time::{Date, Duration};
 
 use crate::records::read_filter;
+
 use crate::{App, AppError, Result};
+pub use cairn_forecast::backtest::Backtest;
+pub use cairn_forecast::calendar::CALENDAR_OFFSET;
+pub use cairn_forecast::demand::{PromotionEffect, Timing};
 
 /// Days of history the forecasts read.
 pub const HISTORY_DAYS: i64 = 730;

@@ -120,6 +120,137 @@ pub fn line_chart(lines: &[Line], title: &str) -> Markup {
     }
 }
 
+/// One forecast day: the mean and the 80% and 95% intervals.
+pub struct BandPoint {
+    pub day: time::Date,
+    pub mean: f64,
+    pub lo80: f64,
+    pub hi80: f64,
+    pub lo95: f64,
+    pub hi95: f64,
+}
+
+/// A daily chart of history then forecast with its intervals, and marked spans (such
+/// as promotions) drawn as shaded columns with their names.
+pub struct ForecastChart<'a> {
+    pub title: &'a str,
+    pub history: Vec<(time::Date, f64)>,
+    pub forecast: Vec<BandPoint>,
+    /// Spans to mark: first day, last day, label.
+    pub marks: Vec<(time::Date, time::Date, String)>,
+    /// A horizontal line such as the stock left, with its label.
+    pub level: Option<(f64, String)>,
+}
+
+fn epoch_day(d: time::Date) -> i64 {
+    d.to_julian_day() as i64
+}
+
+fn day_label(d: time::Date) -> String {
+    format!("{:02}-{:02}", u8::from(d.month()), d.day())
+}
+
+/// The forecast chart, or a note when there is nothing to draw.
+pub fn forecast_chart(c: &ForecastChart) -> Markup {
+    let days: Vec<i64> = c
+        .history
+        .iter()
+        .map(|(d, _)| epoch_day(*d))
+        .chain(c.forecast.iter().map(|p| epoch_day(p.day)))
+        .collect();
+    let (Some(&t0), Some(&t1)) = (days.iter().min(), days.iter().max()) else {
+        return html! { p .muted .chart-empty { "No data for " (c.title) "." } };
+    };
+    let values = c
+        .history
+        .iter()
+        .map(|(_, v)| *v)
+        .chain(c.forecast.iter().flat_map(|p| [p.lo95, p.hi95, p.mean]))
+        .chain(c.level.iter().map(|(v, _)| *v))
+        .filter(|v| v.is_finite());
+    let (lo, hi) = values.fold((0.0f64, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let yt = ticks(lo, hi.max(lo + 1.0), 4);
+    let (ylo, yhi) = (
+        yt.first().copied().unwrap_or(lo),
+        yt.last().copied().unwrap_or(hi).max(lo + 1e-12),
+    );
+    let span = (t1 - t0).max(1) as f64;
+    let x = |t: i64| LEFT + (t - t0) as f64 / span * (W - LEFT - RIGHT);
+    let y = |v: f64| TOP + (1.0 - (v - ylo) / (yhi - ylo)) * (H - TOP - BOTTOM);
+    let xt: Vec<i64> = (0..=4)
+        .map(|i| t0 + ((t1 - t0) as f64 * i as f64 / 4.0) as i64)
+        .collect();
+    let band = |lo: &dyn Fn(&BandPoint) -> f64, hi: &dyn Fn(&BandPoint) -> f64| -> String {
+        let mut d = String::new();
+        for (i, p) in c.forecast.iter().enumerate() {
+            d.push_str(if i == 0 { "M" } else { " L" });
+            d.push_str(&format!("{:.1},{:.1}", x(epoch_day(p.day)), y(hi(p))));
+        }
+        for p in c.forecast.iter().rev() {
+            d.push_str(&format!(" L{:.1},{:.1}", x(epoch_day(p.day)), y(lo(p))));
+        }
+        if !d.is_empty() {
+            d.push_str(" Z");
+        }
+        d
+    };
+    let history: Vec<(i64, f64)> = c.history.iter().map(|(d, v)| (epoch_day(*d), *v)).collect();
+    let mean: Vec<(i64, f64)> = c
+        .forecast
+        .iter()
+        .map(|p| (epoch_day(p.day), p.mean))
+        .collect();
+    let today = c.forecast.first().map(|p| epoch_day(p.day) - 1);
+    let from_day = |t: i64| {
+        time::Date::from_julian_day(t as i32)
+            .map(day_label)
+            .unwrap_or_default()
+    };
+    html! {
+        figure .chart .forecast-chart {
+            svg viewBox=(format!("0 0 {W} {H}")) role="img" aria-label=(c.title) preserveAspectRatio="none" {
+                @for (a, b, label) in &c.marks {
+                    @let (xa, xb) = (x(epoch_day(*a).max(t0)), x(epoch_day(*b).min(t1) + 1).min(W - RIGHT));
+                    @if epoch_day(*b) >= t0 && epoch_day(*a) <= t1 {
+                        rect .mark x=(format!("{xa:.1}")) y=(TOP) width=(format!("{:.1}", (xb - xa).max(1.5))) height=(H - TOP - BOTTOM) {
+                            title { (label) }
+                        }
+                    }
+                }
+                @for v in &yt {
+                    line x1=(LEFT) x2=(W - RIGHT) y1=(y(*v)) y2=(y(*v)) class="grid" {}
+                    text x=(LEFT - 6.0) y=(y(*v) + 4.0) text-anchor="end" class="axis" { (short(*v)) }
+                }
+                @for t in &xt {
+                    text x=(x(*t)) y=(H - 8.0) text-anchor="middle" class="axis" { (from_day(*t)) }
+                }
+                path .band95 d=(PreEscaped(band(&|p| p.lo95, &|p| p.hi95))) {}
+                path .band80 d=(PreEscaped(band(&|p| p.lo80, &|p| p.hi80))) {}
+                path .history d=(PreEscaped(path(&history, &x, &y))) fill="none" vector-effect="non-scaling-stroke" { title { "history" } }
+                path .mean d=(PreEscaped(path(&mean, &x, &y))) fill="none" vector-effect="non-scaling-stroke" { title { "forecast mean" } }
+                @if let Some(t) = today {
+                    line .today x1=(x(t)) x2=(x(t)) y1=(TOP) y2=(H - BOTTOM) {}
+                }
+                @if let Some((v, label)) = &c.level {
+                    line .level x1=(LEFT) x2=(W - RIGHT) y1=(y(*v)) y2=(y(*v)) { title { (label) } }
+                }
+            }
+            figcaption {
+                ul .legend {
+                    li { span .swatch .history {} "history" }
+                    li { span .swatch .mean {} "forecast" }
+                    li { span .swatch .band80 {} "80%" }
+                    li { span .swatch .band95 {} "95%" }
+                    @if !c.marks.is_empty() { li { span .swatch .mark {} "promotions" } }
+                    @if let Some((_, label)) = &c.level { li { span .swatch .level {} (label) } }
+                }
+            }
+        }
+    }
+}
+
 /// An SVG path through the points; gaps (non-finite values or missing steps) break it.
 fn path(points: &[(i64, f64)], x: &dyn Fn(i64) -> f64, y: &dyn Fn(f64) -> f64) -> String {
     let mut d = String::new();
@@ -139,6 +270,42 @@ fn path(points: &[(i64, f64)], x: &dyn Fn(i64) -> f64, y: &dyn Fn(f64) -> f64) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forecast_chart_draws_history_mean_both_bands_and_marks() {
+        use time::macros::date;
+        let c = ForecastChart {
+            title: "demand",
+            history: vec![(date!(2026 - 11 - 01), 10.0), (date!(2026 - 11 - 02), 12.0)],
+            forecast: vec![
+                BandPoint {
+                    day: date!(2026 - 11 - 03),
+                    mean: 11.0,
+                    lo80: 9.0,
+                    hi80: 13.0,
+                    lo95: 8.0,
+                    hi95: 14.0,
+                },
+                BandPoint {
+                    day: date!(2026 - 11 - 04),
+                    mean: 11.5,
+                    lo80: 9.0,
+                    hi80: 14.0,
+                    lo95: 7.0,
+                    hi95: 16.0,
+                },
+            ],
+            marks: vec![(date!(2026 - 11 - 04), date!(2026 - 11 - 04), "sale".into())],
+            level: Some((15.0, "stock left".into())),
+        };
+        let svg = forecast_chart(&c).into_string();
+        for class in [
+            "band95", "band80", "history", "mean", "mark", "today", "level",
+        ] {
+            assert!(svg.contains(&format!("class=\"{class}")), "{class}: {svg}");
+        }
+        assert!(svg.contains("11-03"), "day labels on the axis");
+    }
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {

@@ -24,6 +24,7 @@ const NAV: &[(&str, &str, Option<Kind>)] = &[
     ("Overview", "/", None),
     ("Merchants", "/ui/merchants", Some(Kind::Merchant)),
     ("Pools", "/ui/pools", Some(Kind::Pool)),
+    ("Capacity", "/ui/capacity", Some(Kind::Pool)),
     ("Hosts", "/ui/hosts", Some(Kind::Host)),
     ("Instances", "/ui/instances", Some(Kind::Instance)),
     ("Services", "/ui/services", Some(Kind::Service)),

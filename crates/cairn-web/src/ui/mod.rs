@@ -17,6 +17,7 @@
 //! Errors of the use cases become statuses through [`crate::error::ApiError`], the one
 //! place that maps them, and are then shown as HTML pages instead of JSON.
 
+mod capacity;
 mod chart;
 mod format;
 mod layout;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/app.css", get(layout::stylesheet))
         .route("/ui/topology", get(topology::show))
         .route("/ui/metrics", get(metrics::explore))
+        .route("/ui/capacity", get(capacity::show))
         .route("/ui/{kind}", get(records::list))
         .route("/ui/{kind}/{id}", get(records::detail))
 }

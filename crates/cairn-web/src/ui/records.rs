@@ -376,6 +376,7 @@ async fn pool_sections(app: &App, p: &Principal, id: &str) -> Result<Markup, UiE
                 p { a href=(instances) { "Instances in this pool →" } }
             }
         }
+        (super::capacity::pool_section(app, p, id).await)
         (pool_chart(app, p, id).await)
         (hosts)
     })

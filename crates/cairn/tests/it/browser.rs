@@ -191,6 +191,63 @@ async fn ui_pages_answer_with_html_and_the_right_statuses() {
         assert_eq!(status, 200, "/ui/{plural}/{id}: {html}");
         assert!(html.contains(r#"data-testid="record-title""#));
     }
+    // Capacity: the heat map, the pools at risk first, a pool's outlook, a what-if.
+    let (status, html) = page(&server, &ops, "/ui/capacity").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(
+        html.matches(r#"<td class="cell""#).count(),
+        facts.pools,
+        "one heat-map cell per pool"
+    );
+    let first_row = html
+        .split(r#"id="risk-list""#)
+        .nth(1)
+        .and_then(|t| t.split("<tbody>").nth(1))
+        .and_then(|t| t.split("</tr>").next())
+        .unwrap();
+    assert!(first_row.contains("at risk"), "{first_row}");
+    let pool = first_row
+        .split(r#"href="/ui/pools/"#)
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_owned();
+    let (status, html) = page(&server, &ops, &format!("/ui/pools/{pool}")).await;
+    assert_eq!(status, 200);
+    for id in [
+        "capacity-title",
+        "stock-out",
+        "restock",
+        "promotion-effects",
+        "components",
+    ] {
+        assert!(
+            html.contains(&format!(r#"id="{id}""#)),
+            "{id} on the pool page"
+        );
+    }
+    assert!(html.contains(r#"class="band95""#) && html.contains(r#"class="mark""#));
+    let soon = (server.app.today() + time::Duration::days(30)).to_string();
+    let later = (server.app.today() + time::Duration::days(32)).to_string();
+    let (status, html) = page(
+        &server,
+        &ops,
+        &format!("/ui/capacity?name=Flash&starts_on={soon}&ends_on={later}&scope=global&expected_uplift=5"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="whatif-pools""#), "{html}");
+    let (_, html) = page(
+        &server,
+        &ops,
+        &format!("/ui/capacity?starts_on={soon}&ends_on={later}&scope=global&expected_uplift=lots"),
+    )
+    .await;
+    assert!(
+        html.contains(r#"id="whatif-error""#) && html.contains("expected_uplift"),
+        "{html}"
+    );
+
     let (status, html) = page(&server, &ops, "/ui/topology").await;
     assert_eq!(status, 200);
     let services = facts.count("services") as usize;
@@ -230,6 +287,7 @@ async fn ui_pages_answer_with_html_and_the_right_statuses() {
     assert_eq!(page(&server, &shop, &other).await.0, 404);
     assert_eq!(page(&server, &shop, "/ui/hosts").await.0, 403);
     assert_eq!(page(&server, &shop, "/ui/pools").await.0, 403);
+    assert_eq!(page(&server, &shop, "/ui/capacity").await.0, 403);
     let (_, html) = page(&server, &shop, "/").await;
     assert!(!html.contains("pool-usage") && !html.contains(r#"href="/ui/hosts""#));
 
@@ -545,6 +603,7 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
         "/ui/services/svc-order".into(),
         "/ui/topology".into(),
         "/ui/promotions".into(),
+        "/ui/capacity".into(),
     ] {
         b.open(&path).await;
         assert_eq!(b.status().await, 200, "{path}");
@@ -552,6 +611,7 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
         match path.as_str() {
             "/ui/instances" => b.screenshot("ui-phone-list.png").await,
             "/ui/services/svc-order" => b.screenshot("ui-phone-service.png").await,
+            "/ui/capacity" => b.screenshot("ui-phone-capacity-page.png").await,
             _ => {}
         }
     }

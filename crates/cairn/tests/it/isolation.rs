@@ -258,7 +258,12 @@ async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page()
         .await;
     let their_name = theirs["name"].as_str().unwrap().to_owned();
 
-    let mut paths = vec!["/".to_owned(), "/ui/topology".to_owned()];
+    let mut paths = vec![
+        "/".to_owned(),
+        "/ui/topology".to_owned(),
+        "/ui/capacity".to_owned(),
+        "/ui/metrics".to_owned(),
+    ];
     for kind in cairn_domain::Kind::ALL {
         let plural = kind.plural();
         paths.push(format!("/ui/{plural}"));
@@ -291,10 +296,12 @@ async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page()
             !html.contains(&their_name),
             "{path} shows the other tenant's name"
         );
-        let infra = cairn_domain::Kind::ALL.iter().any(|k| {
-            k.visibility() == cairn_domain::Visibility::Infrastructure
-                && path.starts_with(&format!("/ui/{}", k.plural()))
-        });
+        let infra = path == "/ui/capacity"
+            || path == "/ui/metrics"
+            || cairn_domain::Kind::ALL.iter().any(|k| {
+                k.visibility() == cairn_domain::Visibility::Infrastructure
+                    && path.starts_with(&format!("/ui/{}", k.plural()))
+            });
         let theirs = ["merchants", "instances", "services", "dependencies"]
             .iter()
             .any(|k| path.starts_with(&format!("/ui/{k}/")));
