@@ -627,6 +627,12 @@ impl App {
         Ok(receipt)
     }
 
+    /// Appends entries given as CSV with a header row (`pool_id,day,kind,units` and
+    /// optionally `merchant_id,instance_id`); empty cells are absent.
+    pub async fn append_ledger_csv(&self, p: &Principal, text: &str) -> Result<LedgerReceipt> {
+        self.append_ledger(p, ledger_csv_rows(text)?).await
+    }
+
     /// A page of a pool's raw ledger entries, newest first.
     pub async fn ledger_entries(
         &self,
@@ -933,6 +939,43 @@ impl App {
 /// The record as its concrete type, when `E` is `T`.
 fn downcast<E: Entity, T: 'static>(e: Option<&E>) -> Option<&T> {
     e.and_then(|e| (e as &dyn std::any::Any).downcast_ref::<T>())
+}
+
+/// CSV rows as the JSON entries [`App::append_ledger`] takes.
+fn ledger_csv_rows(text: &str) -> Result<Value> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| AppError::bad_input(None, format!("the CSV header row: {e}")))?
+        .clone();
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| AppError::bad_input(None, format!("entry {i}: {e}")))?;
+        let mut map = serde_json::Map::new();
+        for (h, v) in headers.iter().zip(record.iter()) {
+            if v.is_empty() {
+                continue;
+            }
+            let value = if h == "units" {
+                match v.parse::<f64>() {
+                    Ok(n) => serde_json::json!(n),
+                    Err(_) => {
+                        return Err(AppError::bad_input(
+                            Some(format!("[{i}].units")),
+                            format!("entry {i}: units must be a number, got {v:?}"),
+                        ))
+                    }
+                }
+            } else {
+                Value::String(v.to_owned())
+            };
+            map.insert(h.to_owned(), value);
+        }
+        rows.push(Value::Object(map));
+    }
+    Ok(Value::Array(rows))
 }
 
 fn check_horizon(horizon: usize) -> Result<()> {

@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -66,7 +66,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "post",
         "/api/v1/ledger",
-        "Append sales and releases (one entry or a list; all or nothing).",
+        "Append sales and releases: one entry, a JSON list, or CSV (content-type text/csv, header pool_id,day,kind,units[,merchant_id,instance_id]); all or nothing.",
     ),
     (
         "post",
@@ -265,9 +265,22 @@ async fn backtest(
 async fn append(
     State(s): State<AppState>,
     Caller(p): Caller,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let receipt = s.app.append_ledger(&p, json_body(body)?).await?;
+    let csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/csv"));
+    let receipt = if csv {
+        let bytes = crate::api::body_bytes(body)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the CSV is not UTF-8")
+        })?;
+        s.app.append_ledger_csv(&p, text).await?
+    } else {
+        s.app.append_ledger(&p, json_body(body)?).await?
+    };
     Ok((StatusCode::CREATED, Json(receipt)).into_response())
 }
 

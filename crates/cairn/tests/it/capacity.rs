@@ -205,6 +205,34 @@ async fn capacity_changes_and_reservations_move_stock_and_done_changes_are_histo
     assert_eq!(status, 201, "{got}");
     assert_eq!(got["entries"], 2);
 
+    // Bulk as CSV too.
+    let csv = format!(
+        "pool_id,day,kind,units,merchant_id\npool-b,{},sale,20,m-shop\npool-b,{},release,5,\n",
+        day(-1),
+        day(0)
+    );
+    let res = s
+        .req(Method::POST, "/api/v1/ledger", ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = s
+        .req(Method::POST, "/api/v1/ledger", ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(format!(
+            "pool_id,day,kind,units\npool-b,{},sale,many\n",
+            day(0)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let got: Value = res.json().await.unwrap();
+    assert_eq!(got["error"]["field"], "[0].units", "{got}");
+
     // Bad entries name the entry and the field, and write nothing.
     for (body, field) in [
         (
