@@ -1,0 +1,49 @@
+//! The pure core of cairn's alerting loop.
+//!
+//! What comes in: rule files and evaluation results, alerts (from cairn's
+//! own rules or from external Prometheus servers), an Alertmanager-style
+//! configuration, and "now" as an argument. What goes out: alerts to
+//! dispatch, notifications to deliver (as request descriptions), history
+//! records, and state the app persists as plain serde structs.
+//!
+//! **Architecture invariant:** no I/O, no network, no system clock; time is
+//! always an argument and every state machine is deterministic.
+//!
+//! - [`rules`]: Prometheus rule files (parse, check with file/line/group/rule
+//!   errors) and the alerting/recording rule state machine;
+//! - [`template`]: the Go template language rule and notification templates
+//!   are written in;
+//! - [`alert`], [`history`], [`labels`]: the shared alert model, its history
+//!   records and Alertmanager-identical fingerprints.
+pub mod alert;
+pub mod duration;
+pub mod history;
+pub mod labels;
+pub mod rules;
+pub mod template;
+pub mod yaml;
+
+pub use labels::{fingerprint, Fingerprint, LabelSet};
+
+/// A point in time. Every function that needs "now" takes one.
+pub type Timestamp = time::OffsetDateTime;
+
+/// Serde for floats as Prometheus writes them in JSON (`"1.5"`, `"NaN"`,
+/// `"+Inf"`), so NaN values survive a round trip through stored state.
+pub mod float_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&cairn_promql::format_value(*v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "NaN" => Ok(f64::NAN),
+            "+Inf" | "Inf" => Ok(f64::INFINITY),
+            "-Inf" => Ok(f64::NEG_INFINITY),
+            other => other.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}

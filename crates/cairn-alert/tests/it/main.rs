@@ -1,0 +1,5 @@
+//! Stories of cairn's alerting core, one module per area, with small
+//! fixture builders in `support`.
+
+mod rules;
+mod support;
