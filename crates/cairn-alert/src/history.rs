@@ -30,8 +30,9 @@ pub enum HistoryEvent {
     /// The alert fires (a rule's `for` has passed, or an external alert
     /// arrived firing).
     Firing {
-        #[serde(with = "crate::float_text")]
-        value: f64,
+        /// The rule's value, when a cairn rule fired it; external alerts
+        /// carry none.
+        value: Option<f64>,
     },
     /// A pending alert's series went away before `for` passed.
     Cancelled,

@@ -14,13 +14,29 @@
 //! - [`template`]: the Go template language rule and notification templates
 //!   are written in;
 //! - [`alert`], [`history`], [`labels`]: the shared alert model, its history
-//!   records and Alertmanager-identical fingerprints.
+//!   records and Alertmanager-identical fingerprints;
+//! - [`config`]: an Alertmanager-style configuration (routing tree with
+//!   inheritance, receivers, inhibition rules, time intervals);
+//! - [`dispatch`]: deduplication, grouping, group timers, the mute stages
+//!   and the notification log, as Alertmanager's dispatcher does them;
+//! - [`matchers`], [`inhibit`], [`silence`], [`timeinterval`]: the pieces
+//!   the dispatcher consults;
+//! - [`api`]: Alertmanager's API v2 shapes, so Prometheus can use cairn as
+//!   its Alertmanager.
 pub mod alert;
+pub mod api;
+pub mod config;
+pub mod dispatch;
 pub mod duration;
 pub mod history;
+pub mod inhibit;
 pub mod labels;
+pub mod matchers;
+pub mod notify;
 pub mod rules;
+pub mod silence;
 pub mod template;
+pub mod timeinterval;
 pub mod yaml;
 
 pub use labels::{fingerprint, Fingerprint, LabelSet};

@@ -528,7 +528,9 @@ impl AlertingRule {
                 history.push(entry(
                     ts,
                     &a.labels,
-                    HistoryEvent::Firing { value: a.value },
+                    HistoryEvent::Firing {
+                        value: Some(a.value),
+                    },
                 ));
             }
             let state = if a.state == AlertState::Firing {

@@ -585,4 +585,3 @@ pub fn check_expr(expr: &str) -> Result<(), String> {
         Err(_) => Ok(()),
     }
 }
-

@@ -1,5 +1,6 @@
 //! Stories of cairn's alerting core, one module per area, with small
 //! fixture builders in `support`.
 
+mod dispatch;
 mod rules;
 mod support;
