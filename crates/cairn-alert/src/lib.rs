@@ -22,7 +22,28 @@
 //! - [`matchers`], [`inhibit`], [`silence`], [`timeinterval`]: the pieces
 //!   the dispatcher consults;
 //! - [`api`]: Alertmanager's API v2 shapes, so Prometheus can use cairn as
-//!   its Alertmanager.
+//!   its Alertmanager;
+//! - [`notify`]: one module per integration (webhook, DingTalk, Slack,
+//!   email) rendering requests as data, signed acknowledge links, retries.
+//!
+//! ## What every notifier component must do
+//!
+//! A notifier lives in its own file under `notify/` and implements
+//! [`notify::Integration`]. It must:
+//! 1. read its config from `receivers[].<kind>_configs`, refusing unknown
+//!    fields with their line, and document each field on its config struct;
+//!    where Alertmanager has the integration, use its field names and
+//!    defaults (notably `send_resolved`);
+//! 2. render without I/O: `render(&Notification, &Context) -> Request`,
+//!    expanding its templates over Alertmanager's template data and
+//!    falling back to cairn's defaults, which list every alert with its
+//!    labels, summary and, when the app signs links, an acknowledge link;
+//! 3. take the time from [`notify::Context::now`] (signatures, expiry),
+//!    never from a clock;
+//! 4. classify the receiver's answer as delivered, retry or fail, so the app
+//!    retries only what can succeed and records every attempt
+//!    ([`notify::DeliveryAttempt`]);
+//! 5. have a snapshot test of its rendered request.
 pub mod alert;
 pub mod api;
 pub mod config;

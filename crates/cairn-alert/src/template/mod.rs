@@ -153,6 +153,14 @@ impl Template {
         &self.name
     }
 
+    /// Adds `other`'s definitions, replacing same-named ones (Go's
+    /// `AddParseTree` as used for template libraries).
+    pub fn absorb(&mut self, other: &Template) {
+        for (k, v) in &other.defines {
+            self.defines.insert(k.clone(), v.clone());
+        }
+    }
+
     /// Whether a sub-template of this name is defined.
     pub fn has_define(&self, name: &str) -> bool {
         self.defines.contains_key(name)

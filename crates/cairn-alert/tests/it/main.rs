@@ -2,5 +2,6 @@
 //! fixture builders in `support`.
 
 mod dispatch;
+mod notify;
 mod rules;
 mod support;
