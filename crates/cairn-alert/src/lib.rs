@@ -24,7 +24,9 @@
 //! - [`api`]: Alertmanager's API v2 shapes, so Prometheus can use cairn as
 //!   its Alertmanager;
 //! - [`notify`]: one module per integration (webhook, DingTalk, Slack,
-//!   email) rendering requests as data, signed acknowledge links, retries.
+//!   email) rendering requests as data, signed acknowledge links, retries;
+//! - [`oncall`]: schedules (layers, restrictions, overrides, swaps, zones)
+//!   and escalation policies as a plan the app's scheduler acts on.
 //!
 //! ## What every notifier component must do
 //!
@@ -54,6 +56,7 @@ pub mod inhibit;
 pub mod labels;
 pub mod matchers;
 pub mod notify;
+pub mod oncall;
 pub mod rules;
 pub mod silence;
 pub mod template;

@@ -3,5 +3,6 @@
 
 mod dispatch;
 mod notify;
+mod oncall;
 mod rules;
 mod support;
