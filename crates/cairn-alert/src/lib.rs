@@ -2,31 +2,33 @@
 //!
 //! What comes in: rule files and evaluation results, alerts (from cairn's
 //! own rules or from external Prometheus servers), an Alertmanager-style
-//! configuration, and "now" as an argument. What goes out: alerts to
-//! dispatch, notifications to deliver (as request descriptions), history
-//! records, and state the app persists as plain serde structs.
+//! configuration, schedules and policies, and "now" as an argument. What
+//! goes out: alerts to dispatch, notifications to deliver (as request
+//! descriptions), escalation steps, problems, history records, and state
+//! the app persists as plain serde structs.
 //!
 //! **Architecture invariant:** no I/O, no network, no system clock; time is
-//! always an argument and every state machine is deterministic.
+//! always an argument, randomness is an argument, and every state machine is
+//! deterministic. Time zones come from the tz database compiled into the
+//! binary. **API boundary:** wire shapes of Alertmanager's API live in
+//! [`api`] as serde types; the HTTP edge decodes them and calls this crate.
 //!
-//! - [`rules`]: Prometheus rule files (parse, check with file/line/group/rule
-//!   errors) and the alerting/recording rule state machine;
-//! - [`template`]: the Go template language rule and notification templates
-//!   are written in;
-//! - [`alert`], [`history`], [`labels`]: the shared alert model, its history
-//!   records and Alertmanager-identical fingerprints;
-//! - [`config`]: an Alertmanager-style configuration (routing tree with
-//!   inheritance, receivers, inhibition rules, time intervals);
-//! - [`dispatch`]: deduplication, grouping, group timers, the mute stages
-//!   and the notification log, as Alertmanager's dispatcher does them;
-//! - [`matchers`], [`inhibit`], [`silence`], [`timeinterval`]: the pieces
-//!   the dispatcher consults;
-//! - [`api`]: Alertmanager's API v2 shapes, so Prometheus can use cairn as
-//!   its Alertmanager;
-//! - [`notify`]: one module per integration (webhook, DingTalk, Slack,
-//!   email) rendering requests as data, signed acknowledge links, retries;
-//! - [`oncall`]: schedules (layers, restrictions, overrides, swaps, zones)
-//!   and escalation policies as a plan the app's scheduler acts on.
+//! The loop, and the module for each step:
+//! 1. Rules ([`rules`], with [`template`] for Go templates): the app runs
+//!    each group on its schedule; evaluation yields recorded series, alerts
+//!    to send and history.
+//! 2. Alerts, from cairn's rules or posted by Prometheus ([`api`]), enter
+//!    the [`dispatch`] state machine, which routes ([`config`]), groups,
+//!    times, mutes ([`inhibit`], [`silence`], [`timeinterval`], with label
+//!    [`matchers`]) and deduplicates them into notifications.
+//! 3. Each notification renders to a request through its integration in
+//!    [`notify`]; the app sends, classifies the answer and retries.
+//! 4. On-call ([`oncall`]) says who is notified and when to escalate.
+//! 5. [`problems`] joins alerts to the model and finds probable roots.
+//!
+//! [`alert`], [`history`] and [`labels`] are the shared vocabulary: the
+//! alert, its history records, and fingerprints identical to
+//! Alertmanager's.
 //!
 //! ## What every notifier component must do
 //!
@@ -46,6 +48,7 @@
 //!    retries only what can succeed and records every attempt
 //!    ([`notify::DeliveryAttempt`]);
 //! 5. have a snapshot test of its rendered request.
+
 pub mod alert;
 pub mod api;
 pub mod config;
@@ -57,6 +60,7 @@ pub mod labels;
 pub mod matchers;
 pub mod notify;
 pub mod oncall;
+pub mod problems;
 pub mod rules;
 pub mod silence;
 pub mod template;

@@ -4,5 +4,6 @@
 mod dispatch;
 mod notify;
 mod oncall;
+mod problems;
 mod rules;
 mod support;
