@@ -139,11 +139,14 @@ mod tests {
 
     #[test]
     fn fingerprint_matches_alertmanager() {
-        // Values computed with Prometheus' common/model LabelSet.Fingerprint.
+        // The reference values of prometheus/common's signature tests
+        // (`TestLabelsToSignature`, `TestMetricToFingerprint`).
         assert_eq!(
             fingerprint(&LabelSet::new()).to_string(),
             "cbf29ce484222325"
         );
+        let garland = label_set([("name", "garland, briggs"), ("fear", "love is not enough")]);
+        assert_eq!(fingerprint(&garland).0, 5_799_056_148_416_392_346);
         let ls = label_set([("alertname", "InstanceDown"), ("instance", "a:9100")]);
         let again = label_set([("instance", "a:9100"), ("alertname", "InstanceDown")]);
         assert_eq!(fingerprint(&ls), fingerprint(&again));

@@ -76,6 +76,44 @@ fn real_world_files_import_unchanged() {
     assert_eq!(g.query_offset, Some(time::Duration::seconds(30)));
     assert_eq!(g.labels, ls(&[("team", "app-ops")]));
 
+    // Group labels, templated severities and annotations at work.
+    let mut env = Script::default();
+    env.set(
+        g.rules[0].expr(),
+        &[(&[("merchant", "m-tmall-01"), ("service", "checkout")], 0.31)],
+    );
+    let ctx = EvalContext {
+        external_url: "https://cairn.example".into(),
+        ..EvalContext::default()
+    };
+    let mut st = GroupState::default();
+    g.eval(&mut st, at(0), &mut env, &ctx);
+    let a = &st.rules[0].alerts[0];
+    assert_eq!(a.labels["severity"], "critical");
+    assert_eq!(a.labels["team"], "app-ops");
+    assert_eq!(
+        a.annotations["summary"],
+        "checkout of m-tmall-01 answers 31% errors"
+    );
+    assert_eq!(
+        a.annotations["dashboard"],
+        "https://cairn.example/services/checkout"
+    );
+    env.set(
+        g.rules[1].expr(),
+        &[(&[("pool", "ecs-hz-a"), ("zone", "hz-a")], 0.04)],
+    );
+    g.eval(&mut st, at(1), &mut env, &ctx);
+    let stock = &st.rules[1].alerts[0];
+    assert_eq!(
+        stock.labels["team"], "capacity",
+        "the rule's label wins over the group's"
+    );
+    assert_eq!(
+        stock.annotations["description"],
+        "Zone hz-a: order hardware now; 14d 0h 0m 0s lead time.\n"
+    );
+
     // State survives a round trip through the app's store.
     let json = serde_json::to_string(&cairn).unwrap();
     let back: cairn_alert::rules::RuleFile = serde_json::from_str(&json).unwrap();
