@@ -54,6 +54,7 @@ pub mod api;
 pub mod config;
 pub mod dispatch;
 pub mod duration;
+pub mod error;
 pub mod history;
 pub mod inhibit;
 pub mod labels;
@@ -67,6 +68,7 @@ pub mod template;
 pub mod timeinterval;
 pub mod yaml;
 
+pub use error::AlertError;
 pub use labels::{fingerprint, Fingerprint, LabelSet};
 
 /// A point in time. Every function that needs "now" takes one.

@@ -70,6 +70,20 @@ struct Builder {
     root: Option<Node>,
     error: Option<YamlError>,
     documents: usize,
+    /// Nodes copied by alias expansion so far.
+    expanded: usize,
+}
+
+/// The most nodes alias expansion may create: nested aliases grow
+/// exponentially ("billion laughs"), and rule files come in over the API.
+const MAX_EXPANDED: usize = 100_000;
+
+fn size(n: &Node) -> usize {
+    1 + match &n.kind {
+        Kind::Seq(items) => items.iter().map(size).sum(),
+        Kind::Map(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+        _ => 0,
+    }
 }
 
 impl Builder {
@@ -117,7 +131,21 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(id) => {
                 let node = match self.anchors.get(&id) {
-                    Some(n) => n.clone(),
+                    Some(n) => {
+                        self.expanded += size(n);
+                        if self.expanded > MAX_EXPANDED {
+                            if self.error.is_none() {
+                                self.error = Some(YamlError {
+                                    pos: p,
+                                    message: format!(
+                                        "aliases expand to more than {MAX_EXPANDED} nodes"
+                                    ),
+                                });
+                            }
+                            return;
+                        }
+                        n.clone()
+                    }
                     None => Node {
                         kind: Kind::Null,
                         pos: p,
@@ -397,6 +425,12 @@ mod tests {
             e.to_string(),
             "line 2: root: mapping key \"a\" already defined at line 1"
         );
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        assert!(parse(&bomb).unwrap_err().message.contains("aliases expand"));
         let doc = parse("x: &l {k: v}\ny: *l\n").unwrap();
         let mut m = doc.map("root").unwrap();
         let y = m.get("y").unwrap().string_map("y").unwrap();
