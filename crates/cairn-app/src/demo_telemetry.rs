@@ -11,6 +11,8 @@ use tokio::sync::watch;
 use crate::metrics::IncomingSeries;
 use crate::{App, Result};
 
+type Labels = Vec<(String, String)>;
+
 fn reporter() -> Principal {
     Principal {
         actor: "demo-telemetry".into(),
@@ -35,7 +37,7 @@ pub async fn backfill(app: &App, t: &Telemetry, from_ms: i64, to_ms: i64) -> Res
     let mut samples = 0;
     let mut at = from_ms - from_ms.rem_euclid(STEP_MS);
     while at <= to_ms {
-        let mut batch: std::collections::BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>> =
+        let mut batch: std::collections::BTreeMap<Labels, Vec<(i64, f64)>> =
             std::collections::BTreeMap::new();
         for _ in 0..20 {
             if at > to_ms {
