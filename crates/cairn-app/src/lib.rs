@@ -9,6 +9,7 @@
 //! - [`demo`]: loading the deterministic demo cloud;
 //! - [`overview`]: the summaries the overview page shows;
 //! - [`metrics`]: samples into the time-series store, PromQL out of it;
+//! - [`alerting`]: rules, anomaly rules, routing, notifications, on-call, problems;
 //! - [`scrape`]: pulling metrics from exporters on a schedule;
 //! - [`external`]: forwarding to and querying from an external long-term store.
 //!
@@ -16,6 +17,7 @@
 //! edge) and leave as domain types; errors are [`AppError`], whose variants the HTTP
 //! edge maps to status codes in one place.
 
+pub mod alerting;
 pub mod auth;
 pub mod capacity;
 pub mod demo;
@@ -54,6 +56,10 @@ pub struct App {
     pub metrics: Option<Arc<metrics::Metrics>>,
     /// The capacity outlook's cache.
     pub capacity: Arc<capacity::CapacityState>,
+    /// The alerting loop, when this server runs one.
+    pub alerting: Option<Arc<alerting::Alerting>>,
+    /// The model as alerting sees it, cached.
+    pub model_cache: Arc<alerting::model::ModelCache>,
 }
 
 impl App {
@@ -63,7 +69,15 @@ impl App {
             clock,
             metrics: None,
             capacity: Arc::default(),
+            alerting: None,
+            model_cache: Arc::default(),
         }
+    }
+
+    /// The same application with an alerting loop.
+    pub fn with_alerting(mut self, options: alerting::AlertingOptions) -> App {
+        self.alerting = Some(Arc::new(alerting::Alerting::new(options)));
+        self
     }
 
     /// The same application with a metrics store.

@@ -81,6 +81,27 @@ impl Metrics {
         self.forwarder.as_ref()
     }
 
+    /// An instant query on the calling thread, which must be allowed to block (a
+    /// blocking-pool thread): for rule evaluation, which is synchronous.
+    pub fn instant_blocking(&self, query: &str, time: i64) -> Result<Value> {
+        if let Some(r) = &self.remote {
+            return tokio::runtime::Handle::current().block_on(r.instant(query, time));
+        }
+        self.engine
+            .instant(&TsdbStorage(&self.tsdb), query, time)
+            .map_err(query_error)
+    }
+
+    /// A range query on the calling thread (see [`Metrics::instant_blocking`]).
+    pub fn range_blocking(&self, query: &str, start: i64, end: i64, step: i64) -> Result<Value> {
+        if let Some(r) = &self.remote {
+            return tokio::runtime::Handle::current().block_on(r.range(query, start, end, step));
+        }
+        self.engine
+            .range(&TsdbStorage(&self.tsdb), query, start, end, step)
+            .map_err(query_error)
+    }
+
     /// Where queries are answered: `local` or the external store's URL.
     pub fn query_source(&self) -> &str {
         self.remote

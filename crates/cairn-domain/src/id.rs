@@ -85,6 +85,8 @@ typed_id!(
     CapacityChangeId,
     /// Units of a pool held back for a promotion.
     ReservationId,
+    /// An anomaly rule: a detector per series of a PromQL expression.
+    AnomalyRuleId,
     /// A user who signs in to the web UI.
     UserId,
     /// An API token (its public id, never its secret).

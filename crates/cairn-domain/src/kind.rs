@@ -22,6 +22,7 @@ pub enum Kind {
     ScrapeTarget,
     CapacityChange,
     Reservation,
+    AnomalyRule,
 }
 
 /// How a column is stored. Timestamps are stored as RFC 3339 text in UTC.
@@ -89,7 +90,7 @@ pub enum Visibility {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Region,
         Kind::Zone,
         Kind::Product,
@@ -103,6 +104,7 @@ impl Kind {
         Kind::ScrapeTarget,
         Kind::CapacityChange,
         Kind::Reservation,
+        Kind::AnomalyRule,
     ];
 
     /// The plural used in routes (`/api/v1/pools`), table names and import files.
@@ -121,6 +123,7 @@ impl Kind {
             Kind::ScrapeTarget => "scrape-targets",
             Kind::CapacityChange => "capacity-changes",
             Kind::Reservation => "reservations",
+            Kind::AnomalyRule => "anomaly-rules",
         }
     }
 
@@ -129,6 +132,7 @@ impl Kind {
         match self {
             Kind::ScrapeTarget => "scrape_targets",
             Kind::CapacityChange => "capacity_changes",
+            Kind::AnomalyRule => "anomaly_rules",
             other => other.plural(),
         }
     }
@@ -149,6 +153,7 @@ impl Kind {
             Kind::ScrapeTarget => "scrape target",
             Kind::CapacityChange => "capacity change",
             Kind::Reservation => "reservation",
+            Kind::AnomalyRule => "anomaly rule",
         }
     }
 
@@ -172,6 +177,7 @@ impl Kind {
             Kind::ScrapeTarget => "scrape",
             Kind::CapacityChange => "cap",
             Kind::Reservation => "resv",
+            Kind::AnomalyRule => "anomaly",
         }
     }
 
@@ -182,7 +188,8 @@ impl Kind {
             | Kind::Host
             | Kind::ScrapeTarget
             | Kind::CapacityChange
-            | Kind::Reservation => Visibility::Infrastructure,
+            | Kind::Reservation
+            | Kind::AnomalyRule => Visibility::Infrastructure,
             Kind::Merchant | Kind::Instance | Kind::Service | Kind::Dependency => Visibility::Owned,
             Kind::Promotion => Visibility::OwnedOrShared,
         }
@@ -298,6 +305,15 @@ impl Kind {
             col("merchant_id", Text).nullable().refs(Kind::Merchant),
             col("note", Text).nullable(),
         ];
+        const ANOMALY_RULE: &[Column] = &[
+            col("id", Text),
+            col("name", Text).filter(),
+            col("expr", Text),
+            col("sensitivity", Real),
+            col("severity", Text).filter(),
+            col("summary", Text).nullable(),
+            col("enabled", Bool).filter(),
+        ];
         match self {
             Kind::Region => REGION,
             Kind::Zone => ZONE,
@@ -312,6 +328,7 @@ impl Kind {
             Kind::ScrapeTarget => SCRAPE_TARGET,
             Kind::CapacityChange => CAPACITY_CHANGE,
             Kind::Reservation => RESERVATION,
+            Kind::AnomalyRule => ANOMALY_RULE,
         }
     }
 
@@ -330,7 +347,7 @@ impl Kind {
 
     /// The kinds in an order where every reference points to an earlier kind; imports
     /// and the demo load in this order.
-    pub fn load_order() -> [Kind; 13] {
+    pub fn load_order() -> [Kind; 14] {
         Kind::ALL
     }
 }

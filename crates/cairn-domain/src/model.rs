@@ -557,6 +557,79 @@ impl Entity for ScrapeTarget {
     }
 }
 
+/// An anomaly rule: cairn runs a detector per series of `expr` (a PromQL expression,
+/// evaluated every 15 seconds), learning each series' own baseline, and fires an alert
+/// named `name` when a series leaves it: no threshold to set, only a sensitivity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyRule {
+    pub id: AnomalyRuleId,
+    /// The `alertname` of the alerts it fires; a valid label value of letters, digits
+    /// and underscores.
+    pub name: String,
+    /// A PromQL expression whose result is an instant vector, such as
+    /// `sum by (service) (rate(http_requests_total[5m]))`.
+    pub expr: String,
+    /// In [0, 1]: how readily a point is anomalous (0.635 is the detector's default).
+    #[serde(default = "default_sensitivity")]
+    pub sensitivity: f64,
+    /// The `severity` label of its alerts.
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    /// Text of the alert's `summary`, before the detector's explanation.
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_sensitivity() -> f64 {
+    0.635
+}
+fn default_severity() -> String {
+    "warning".into()
+}
+
+impl Entity for AnomalyRule {
+    const KIND: Kind = Kind::AnomalyRule;
+    fn id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn validate(&self) -> Result<(), DomainError> {
+        ids(&[("id", self.id.as_str())])?;
+        let ok_name = !self.name.is_empty()
+            && self.name.len() <= 100
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && !self.name.starts_with(|c: char| c.is_ascii_digit());
+        if !ok_name {
+            return Err(DomainError::invalid(
+                "name",
+                format!(
+                    "must be a metric-style name of letters, digits, '_' and ':', got {:?}",
+                    self.name
+                ),
+            ));
+        }
+        if self.expr.trim().is_empty() || self.expr.len() > 2000 {
+            return Err(DomainError::invalid(
+                "expr",
+                "must be a PromQL expression of at most 2000 characters",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.sensitivity) {
+            return Err(DomainError::invalid(
+                "sensitivity",
+                format!("must be between 0 and 1, got {}", self.sensitivity),
+            ));
+        }
+        text("severity", &self.severity)?;
+        opt_text("summary", &self.summary)
+    }
+}
+
 /// Calls `f` with the kind's entity type; the one place that maps a runtime [`Kind`]
 /// to its static type, so generic code (storage, API, import) can dispatch on it.
 #[macro_export]
@@ -613,6 +686,10 @@ macro_rules! with_entity {
             }
             $crate::Kind::Reservation => {
                 type $t = $crate::Reservation;
+                $body
+            }
+            $crate::Kind::AnomalyRule => {
+                type $t = $crate::AnomalyRule;
                 $body
             }
         }

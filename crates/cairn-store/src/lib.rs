@@ -13,6 +13,7 @@
 //! Architecture invariant: every write of the model goes through a [`Tx`], which also
 //! writes the audit entry, so a change and its audit record commit or fail together.
 
+mod documents;
 mod error;
 mod ledger;
 mod migrate;
@@ -28,6 +29,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use documents::{DeliveryRow, Document, HistoryQuery, HistoryRow, NewHistory};
 pub use error::StoreError;
 pub use ledger::LedgerRow;
 pub use records::*;

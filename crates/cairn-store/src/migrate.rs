@@ -27,6 +27,11 @@ const SQLITE: &[Migration] = &[
         name: "capacity",
         sql: include_str!("../migrations/sqlite/0003_capacity.sql"),
     },
+    Migration {
+        version: 4,
+        name: "alerting",
+        sql: include_str!("../migrations/sqlite/0004_alerting.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -44,6 +49,11 @@ const POSTGRES: &[Migration] = &[
         version: 3,
         name: "capacity",
         sql: include_str!("../migrations/postgres/0003_capacity.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "alerting",
+        sql: include_str!("../migrations/postgres/0004_alerting.sql"),
     },
 ];
 

@@ -5,6 +5,7 @@
 //! and map the result to a response. Errors map to status codes in one place
 //! ([`error`]). No SQL and no business rule lives here.
 
+pub mod alerting;
 pub mod api;
 pub mod auth;
 mod capacity;
@@ -62,7 +63,14 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .route("/api/openapi.json", get(openapi::serve))
-        .nest("/api/v1", api::router().merge(capacity::router()))
+        .nest(
+            "/api/v1",
+            api::router()
+                .merge(capacity::router())
+                .merge(alerting::api_router()),
+        )
+        .nest("/alertmanager", alerting::alertmanager_router())
+        .merge(alerting::link_router())
         .nest("/prometheus", prom::router())
         .merge(ui::router())
         .fallback(error::fallback)

@@ -16,11 +16,18 @@ pub fn document() -> Value {
     for (method, path, summary) in crate::api::fixed_routes()
         .iter()
         .chain(crate::capacity::ROUTES)
+        .chain(crate::alerting::ROUTES)
         .chain(crate::prom::ROUTES)
     {
         let mut op = json!({
             "summary": summary,
-            "tags": [if path.starts_with("/prometheus") { "prometheus" } else { "platform" }],
+            "tags": [if path.starts_with("/prometheus") {
+                "prometheus"
+            } else if path.starts_with("/alertmanager") {
+                "alertmanager"
+            } else {
+                "platform"
+            }],
             "responses": responses(json!({"type": "object"}), "200"),
         });
         for param in ["name", "id"] {
@@ -164,6 +171,21 @@ mod tests {
         }
         lines.sort();
         expect![[r#"
+            /alertmanager/api/v2/alerts get,post
+            /alertmanager/api/v2/alerts/groups get
+            /alertmanager/api/v2/silence/{id} delete,get
+            /alertmanager/api/v2/silences get,post
+            /alertmanager/api/v2/status get
+            /api/v1/alert-history get
+            /api/v1/alerting/config get,put
+            /api/v1/alerts get
+            /api/v1/alerts/{id} get
+            /api/v1/alerts/{id}/ack post
+            /api/v1/alerts/{id}/resolve post
+            /api/v1/anomalies get
+            /api/v1/anomaly-rules get,post
+            /api/v1/anomaly-rules/import post
+            /api/v1/anomaly-rules/{id} delete,get,put
             /api/v1/audit get
             /api/v1/capacity get
             /api/v1/capacity-changes get,post
@@ -173,6 +195,8 @@ mod tests {
             /api/v1/dependencies get,post
             /api/v1/dependencies/import post
             /api/v1/dependencies/{id} delete,get,put
+            /api/v1/escalation-policies get,post
+            /api/v1/escalation-policies/{id} delete
             /api/v1/hosts get,post
             /api/v1/hosts/import post
             /api/v1/hosts/{id} delete,get,put
@@ -184,6 +208,10 @@ mod tests {
             /api/v1/merchants get,post
             /api/v1/merchants/import post
             /api/v1/merchants/{id} delete,get,put
+            /api/v1/notifications get
+            /api/v1/oncall get
+            /api/v1/oncall/schedules post
+            /api/v1/oncall/schedules/{id} delete
             /api/v1/overview get
             /api/v1/pools get,post
             /api/v1/pools/import post
@@ -192,6 +220,7 @@ mod tests {
             /api/v1/pools/{id}/forecast get
             /api/v1/pools/{id}/ledger get
             /api/v1/pools/{id}/stock get
+            /api/v1/problems get
             /api/v1/products get,post
             /api/v1/products/import post
             /api/v1/products/{id} delete,get,put
@@ -206,12 +235,16 @@ mod tests {
             /api/v1/reservations get,post
             /api/v1/reservations/import post
             /api/v1/reservations/{id} delete,get,put
+            /api/v1/rules get,post
+            /api/v1/rules/{name} delete
             /api/v1/scrape-targets get,post
             /api/v1/scrape-targets/import post
             /api/v1/scrape-targets/{id} delete,get,put
             /api/v1/services get,post
             /api/v1/services/import post
             /api/v1/services/{id} delete,get,put
+            /api/v1/silences get,post
+            /api/v1/silences/{id} delete
             /api/v1/tokens post
             /api/v1/users post
             /api/v1/zones get,post

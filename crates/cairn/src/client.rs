@@ -271,3 +271,89 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
 fn kinds() -> String {
     Kind::ALL.map(|k| k.plural()).join(", ")
 }
+
+/// `cairn rules ...`
+#[derive(Debug, Subcommand)]
+pub enum RulesCmd {
+    /// Import a Prometheus rule file unchanged (replacing one of the same name); every
+    /// mistake is reported with its line, group and rule.
+    Import(RulesImportArgs),
+    /// List every rule with its health: last evaluation, duration, error.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RulesImportArgs {
+    /// A Prometheus rule file (YAML).
+    pub file: PathBuf,
+    /// The name to store it under [default: the file's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+pub async fn rules(cmd: RulesCmd) -> anyhow::Result<()> {
+    match cmd {
+        RulesCmd::Import(a) => {
+            let name = match a.name {
+                Some(n) => n,
+                None => a
+                    .file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("rules.yml")
+                    .to_owned(),
+            };
+            let text = std::fs::read_to_string(&a.file)
+                .with_context(|| format!("cannot read {}", a.file.display()))?;
+            let url = format!("{}/api/v1/rules", a.conn.server.trim_end_matches('/'));
+            let res = client()?
+                .post(url)
+                .query(&[("name", &name)])
+                .bearer_auth(&a.conn.token)
+                .header("content-type", "application/yaml")
+                .body(text)
+                .send()
+                .await?;
+            let body = check(res).await?;
+            println!(
+                "imported {name}: {} groups, {} rules",
+                body["groups"], body["rules"]
+            );
+            Ok(())
+        }
+        RulesCmd::List { conn, output } => {
+            let url = format!("{}/api/v1/rules", conn.server.trim_end_matches('/'));
+            let res = client()?.get(url).bearer_auth(&conn.token).send().await?;
+            let body = check(res).await?;
+            match output {
+                Output::Json => println!("{body}"),
+                Output::Table => {
+                    println!(
+                        "{:<16} {:<20} {:<28} {:<9} {:>7} {:>6}  ERROR",
+                        "FILE", "GROUP", "RULE", "HEALTH", "PENDING", "FIRING"
+                    );
+                    for r in body.as_array().into_iter().flatten() {
+                        println!(
+                            "{:<16} {:<20} {:<28} {:<9} {:>7} {:>6}  {}",
+                            r["file"].as_str().unwrap_or_default(),
+                            r["group"].as_str().unwrap_or_default(),
+                            r["name"].as_str().unwrap_or_default(),
+                            r["health"]["health"].as_str().unwrap_or_default(),
+                            r["pending"],
+                            r["firing"],
+                            r["health"]["last_error"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// Scrape the exporter of every host of the model that has one (job "node").
     #[arg(long, env = "CAIRN_SCRAPE_HOSTS")]
     pub scrape_hosts: bool,
+    /// The URL people reach cairn at, for links in notifications (acknowledge links,
+    /// alert pages) [default: http://<listen>].
+    #[arg(long, env = "CAIRN_EXTERNAL_URL")]
+    pub external_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -139,6 +143,7 @@ pub struct FileConfig {
     pub metrics_query_url: Option<String>,
     pub metrics_query_token: Option<String>,
     pub scrape_hosts: Option<bool>,
+    pub external_url: Option<String>,
     #[serde(default)]
     pub scrape: Vec<ScrapeFile>,
 }
@@ -177,6 +182,7 @@ pub struct Settings {
     pub metrics_query_token: Option<String>,
     pub scrape_hosts: bool,
     pub scrape: Vec<cairn_app::scrape::ScrapeJob>,
+    pub external_url: Option<String>,
 }
 
 fn http_url(name: &str, url: Option<String>) -> anyhow::Result<Option<String>> {
@@ -263,6 +269,12 @@ impl Settings {
                 .clone()
                 .or_else(|| file.metrics_query_token.clone()),
             scrape_hosts: args.scrape_hosts || file.scrape_hosts.unwrap_or(false),
+            external_url: http_url(
+                "external_url",
+                args.external_url
+                    .clone()
+                    .or_else(|| file.external_url.clone()),
+            )?,
             scrape: file
                 .scrape
                 .iter()

@@ -72,6 +72,12 @@ enum Command {
     /// The promotion calendar (Double 11, 618, ...).
     #[command(subcommand)]
     Promotions(client::ResourceCmd),
+    /// Alerting and recording rules: import Prometheus rule files, see their health.
+    #[command(subcommand)]
+    Rules(client::RulesCmd),
+    /// Anomaly rules: a detector per series of a PromQL expression.
+    #[command(subcommand, name = "anomaly-rules")]
+    AnomalyRules(client::ResourceCmd),
     /// Exporters cairn scrapes, added at run time (besides the config file's jobs).
     #[command(subcommand, name = "scrape-targets")]
     ScrapeTargets(client::ResourceCmd),
@@ -106,6 +112,8 @@ fn main() -> std::process::ExitCode {
             Command::Dependencies(c) => client::resource(Kind::Dependency, c).await,
             Command::Promotions(c) => client::resource(Kind::Promotion, c).await,
             Command::ScrapeTargets(c) => client::resource(Kind::ScrapeTarget, c).await,
+            Command::Rules(c) => client::rules(c).await,
+            Command::AnomalyRules(c) => client::resource(Kind::AnomalyRule, c).await,
         }
     });
     match result {

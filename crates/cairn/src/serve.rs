@@ -128,7 +128,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let (metrics, forwarder) = open_metrics(&s)?;
-    let app = app.with_metrics(metrics.clone());
+    let external_url = s
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", s.listen));
+    let alerting = cairn_app::alerting::AlertingOptions {
+        external_url: external_url.trim_end_matches('/').to_owned(),
+        ack_secret: cairn_app::alerting::ack_secret(&app.store, app.now()).await?,
+        ..Default::default()
+    };
+    let app = app.with_metrics(metrics.clone()).with_alerting(alerting);
+    if s.demo {
+        cairn_app::alerting::demo::install(&app).await?;
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let forwarding = forwarder.map(|f| tokio::spawn(f.run(stop_rx.clone())));
     let scraper = tokio::spawn(cairn_app::scrape::run(
@@ -149,6 +161,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stop_rx.clone(),
         ))
     });
+    let alerting_loop = tokio::spawn(cairn_app::alerting::run(app.clone(), stop_rx.clone()));
     let compactor = tokio::spawn(compact_every_minute(metrics.clone(), stop_rx));
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
@@ -169,6 +182,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = scraper.await;
     let _ = compactor.await;
+    let _ = alerting_loop.await;
     if let Some(t) = telemetry {
         let _ = t.await;
     }

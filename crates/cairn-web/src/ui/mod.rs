@@ -21,6 +21,7 @@ mod capacity;
 mod chart;
 mod format;
 mod layout;
+pub use layout::html_response;
 mod login;
 mod metrics;
 mod overview;

@@ -75,6 +75,7 @@ fn section(kind: Kind) -> Option<&'static str> {
         Kind::Promotion => Some("/ui/promotions"),
         Kind::ScrapeTarget => Some("/ui/metrics"),
         Kind::CapacityChange | Kind::Reservation => Some("/ui/capacity"),
+        Kind::AnomalyRule => Some("/ui/alerts"),
         Kind::Region | Kind::Zone | Kind::Product => None,
     }
 }

@@ -365,6 +365,9 @@ impl Driver {
             "--disable-sync".into(),
             format!("--user-data-dir={}", profile.display()),
         ];
+        // The test build links both of rustls' crypto providers (fantoccini brings one,
+        // cairn's HTTP client the other): pick one for the process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },

@@ -49,6 +49,15 @@ async fn fill_kinds_the_demo_lacks(s: &TestServer) {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    let (status, body) = s
+        .send_json(
+            Method::POST,
+            "/api/v1/anomaly-rules",
+            ADMIN_TOKEN,
+            &json!({"name": "ShopTraffic", "expr": "sum(rate(http_requests_total[5m]))"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
 }
 
 /// One record of `plural` owned by `merchant`, as the admin sees it.
@@ -127,6 +136,11 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let concrete = match (&theirs, path.contains("{id}")) {
                 (Some(r), true) => path.replace("{id}", r["id"].as_str().unwrap()),
+                (None, true) if visibility.is_none() => {
+                    // Not a kind of the model (alerts, schedules, silences): an id that
+                    // names nothing; the merchant is turned away before it matters.
+                    path.replace("{id}", "not-a-record")
+                }
                 (None, true) => {
                     // Any record of a catalogue or infrastructure kind.
                     let (_, page) = s
@@ -165,6 +179,27 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
                     if p.ends_with("/forecast")
                         || p.starts_with("/api/v1/capacity")
                         || p.starts_with("/api/v1/ledger") =>
+                {
+                    assert_eq!(status, 403, "{what}")
+                }
+                // The platform's alerting neither (alerts that hurt a merchant reach it
+                // through incidents' merchant-facing updates, not here).
+                (_, p)
+                    if p.starts_with("/alertmanager/")
+                        || [
+                            "/api/v1/alerts",
+                            "/api/v1/alert-history",
+                            "/api/v1/problems",
+                            "/api/v1/rules",
+                            "/api/v1/alerting/",
+                            "/api/v1/notifications",
+                            "/api/v1/silences",
+                            "/api/v1/oncall",
+                            "/api/v1/escalation-policies",
+                            "/api/v1/anomalies",
+                        ]
+                        .iter()
+                        .any(|prefix| p.starts_with(prefix)) =>
                 {
                     assert_eq!(status, 403, "{what}")
                 }

@@ -1,6 +1,7 @@
 //! cairn's integration tests: one binary (ripgrep's layout), each module a story
 //! against a real server on 127.0.0.1:0 with a real database.
 
+mod alerting;
 mod api;
 mod bad_input;
 mod binary;

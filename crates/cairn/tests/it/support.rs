@@ -36,6 +36,7 @@ pub struct Builder {
     body_limit: Option<usize>,
     forward: Option<(String, u64)>,
     query_from: Option<String>,
+    alerting: bool,
 }
 
 impl TestServer {
@@ -47,6 +48,7 @@ impl TestServer {
             body_limit: None,
             forward: None,
             query_from: None,
+            alerting: false,
         }
     }
 
@@ -155,6 +157,13 @@ impl Builder {
         self
     }
 
+    /// Runs an alerting engine (the test drives its passes) with a metrics store.
+    pub fn alerting(mut self) -> Self {
+        self.metrics = true;
+        self.alerting = true;
+        self
+    }
+
     /// Answers metric queries from the Prometheus API at `url`.
     pub fn query_from(mut self, url: &str) -> Self {
         self.metrics = true;
@@ -169,6 +178,8 @@ impl Builder {
 
     pub async fn build(self) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
         let store = if self.postgres {
             let url = testing::postgres_url().expect("postgres() needs CAIRN_TEST_POSTGRES_URL");
             testing::postgres(&url).await.unwrap()
@@ -203,6 +214,19 @@ impl Builder {
             }
             app = app.with_metrics(Arc::new(metrics));
         }
+        if self.alerting {
+            app = app.with_alerting(cairn_app::alerting::AlertingOptions {
+                external_url: base.clone(),
+                ack_secret: b"test-ack-secret-0123456789abcdef".to_vec(),
+                retry: cairn_alert::notify::RetryPolicy {
+                    initial: time::Duration::milliseconds(20),
+                    max_interval: time::Duration::milliseconds(100),
+                    max_attempts: 3,
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
+        }
         app.bootstrap(Some(ADMIN_TOKEN)).await.unwrap();
         if self.demo {
             app.load_demo(&[], &|_| {}).await.unwrap();
@@ -212,8 +236,6 @@ impl Builder {
             config.body_limit = l;
         }
         let router = cairn_web::router(app.clone(), config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let forwarding = forwarder.map(|f| tokio::spawn(f.run(stop_rx)));
@@ -309,4 +331,102 @@ pub async fn page(server: &TestServer, cookie: &str, path: &str) -> (u16, String
         );
     }
     (status, res.text().await.unwrap())
+}
+
+/// A webhook receiver on loopback: every request body it gets, in order.
+pub struct Webhook {
+    pub url: String,
+    pub bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Webhook {
+    /// Starts one that answers `status` to everything.
+    pub async fn start(status: u16) -> Webhook {
+        let bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+        let b = bodies.clone();
+        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+            let b = b.clone();
+            async move {
+                let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                b.lock().unwrap().push(v);
+                axum::http::StatusCode::from_u16(status).unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Webhook { url, bodies }
+    }
+
+    pub fn received(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// A minimal SMTP server on loopback that accepts every message and keeps its text.
+pub struct SmtpSink {
+    pub address: String,
+    pub messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let messages: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let m = messages.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let m = m.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    let _ = w.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut data = false;
+                    let mut message = String::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if data {
+                            if line == "." {
+                                data = false;
+                                m.lock().unwrap().push(std::mem::take(&mut message));
+                                let _ = w.write_all(b"250 OK queued\r\n").await;
+                            } else {
+                                message.push_str(&line);
+                                message.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+                            "DATA" => {
+                                data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = w.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"502 not implemented\r\n",
+                        };
+                        let _ = w.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        SmtpSink { address, messages }
+    }
+
+    pub fn received(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
 }
