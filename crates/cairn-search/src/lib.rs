@@ -1,0 +1,16 @@
+//! Search and text mining for cairn's tickets loop: the knowledge base and tickets are
+//! found with a real search engine, and repeated requests are found by clustering.
+//!
+//! - [`tokenizer`]: one tokenizer for Chinese and English (jieba for Han text, English
+//!   stemming, digits kept), shared by the index, the queries and the clustering.
+//! - [`glossary`]: a small bilingual vocabulary of the trade, so "重置密码" and
+//!   "password reset" meet.
+//!
+//! **Boundary:** no HTTP, no SQL, no system clock: times come in as values. The index
+//! does file I/O only in the directory it is given.
+pub mod glossary;
+pub mod tokenizer;
+
+mod error;
+
+pub use error::SearchError;
