@@ -9,6 +9,7 @@
 //! **Boundary:** no HTTP, no SQL, no system clock: times come in as values. The index
 //! does file I/O only in the directory it is given.
 pub mod glossary;
+pub mod markdown;
 pub mod tokenizer;
 
 mod error;
