@@ -25,6 +25,7 @@ use crate::tokenizer::{terms, Segmentation};
 const ENTRIES: &[&[&str]] = &[
     &["password", "passwords", "passwd", "pwd", "密码"],
     &["reset", "重置", "重设", "找回"],
+    &["forget", "forgot", "forgotten", "lost", "忘记", "遗忘"],
     &["login", "logon", "signin", "登录", "登陆"],
     &["account", "账号", "帐号", "账户"],
     &["scale", "scaling", "expand", "expansion", "扩容", "扩充"],

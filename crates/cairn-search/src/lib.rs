@@ -9,9 +9,14 @@
 //! **Boundary:** no HTTP, no SQL, no system clock: times come in as values. The index
 //! does file I/O only in the directory it is given.
 pub mod glossary;
+mod index;
 pub mod markdown;
 pub mod tokenizer;
 
 mod error;
 
 pub use error::SearchError;
+pub use index::{
+    ArticleDoc, ArticleId, Audience, DocKind, DocRef, Hit, Query, Results, SearchIndex, Suggestion,
+    TicketDoc, TicketId, Visibility, EQUIVALENT_WEIGHT, MAX_LIMIT, MAX_QUERY_WORDS, TITLE_BOOST,
+};

@@ -153,11 +153,7 @@ pub fn to_safe_html(markdown: &str) -> String {
                 TagEnd::Emphasis => out.push_str("</em>"),
                 TagEnd::Strong => out.push_str("</strong>"),
                 TagEnd::Strikethrough => out.push_str("</del>"),
-                TagEnd::Link => {
-                    if links.pop() == Some(true) {
-                        out.push_str("</a>");
-                    }
-                }
+                TagEnd::Link if links.pop() == Some(true) => out.push_str("</a>"),
                 _ => {}
             },
             Event::Text(t) => escape_into(&mut out, &t),

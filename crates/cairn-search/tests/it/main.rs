@@ -1,0 +1,5 @@
+//! The stories of `cairn-search`, in one test binary.
+
+mod support;
+
+mod index;
