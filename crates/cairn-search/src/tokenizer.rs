@@ -412,6 +412,7 @@ const STOP_WORDS: &[&str] = &[
     "一",
     "一下",
     "一个",
+    "下",
     "不",
     "与",
     "个",
@@ -428,6 +429,7 @@ const STOP_WORDS: &[&str] = &[
     "们",
     "会",
     "但",
+    "位",
     "你",
     "你们",
     "你好",
@@ -437,6 +439,7 @@ const STOP_WORDS: &[&str] = &[
     "又",
     "及",
     "可以",
+    "台",
     "吗",
     "吧",
     "呀",
@@ -480,6 +483,8 @@ const STOP_WORDS: &[&str] = &[
     "把",
     "是",
     "有",
+    "条",
+    "次",
     "此",
     "比较",
     "没有",
@@ -487,6 +492,7 @@ const STOP_WORDS: &[&str] = &[
     "的",
     "目前",
     "着",
+    "种",
     "等",
     "等等",
     "给",
@@ -568,7 +574,7 @@ mod tests {
         check(
             "RDS 连接数 too many connections (error 1040)，双11前请扩容到100台",
             Segmentation::Search,
-            expect!["rds(RDS) 连接 连接数 too mani(many) connect(connections) error 1040 双 11 前 扩容 100 台"],
+            expect!["rds(RDS) 连接 连接数 too mani(many) connect(connections) error 1040 双 11 前 扩容 100"],
         );
     }
 
