@@ -15,6 +15,7 @@
 //! **Boundary:** no HTTP, no SQL, no system clock: times come in as values. The index
 //! does file I/O only in the directory it is given.
 pub mod cluster;
+pub mod demo;
 pub mod glossary;
 mod index;
 pub mod markdown;

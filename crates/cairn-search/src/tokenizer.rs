@@ -36,7 +36,9 @@ pub const MAX_TOKEN_BYTES: usize = 40;
 static JIEBA: LazyLock<Jieba> = LazyLock::new(|| {
     let mut jieba = Jieba::new();
     for word in DOMAIN_WORDS {
-        jieba.add_word(word, None, None);
+        // A frequency high enough that the word beats its parts, as jieba's own
+        // frequent words do.
+        jieba.add_word(word, Some(10_000), None);
     }
     jieba
 });
@@ -62,6 +64,7 @@ const DOMAIN_WORDS: &[&str] = &[
     "主从",
     "只读实例",
     "读写分离",
+    "资源池",
 ];
 
 /// How Han text is cut into words.

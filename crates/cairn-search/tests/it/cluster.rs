@@ -145,7 +145,7 @@ fn password_resets_in_both_languages_cluster_together_apart_from_scale_outs() {
     expect![[r#"
         in window 10, unclustered 1
         cl-p1 [account] Zh "重置 · 密码 · 忘记" size 5 54m 2025-08-20 → 2025-08-26 tickets ["p1", "p2", "p3", "p4", "p5"] examples ["p1", "p3", "p2"]
-        cl-s1 [capacity] Zh "主机 · 扩容 · ecs" size 4 270m 2025-08-22 → 2025-08-28 tickets ["s1", "s2", "s3", "s4"] examples ["s1", "s4", "s2"]
+        cl-s4 [capacity] Zh "主机 · 扩容 · ecs" size 4 270m 2025-08-22 → 2025-08-28 tickets ["s1", "s2", "s3", "s4"] examples ["s4", "s3", "s1"]
     "#]].assert_eq(&show(&c));
 }
 

@@ -3,4 +3,5 @@
 mod support;
 
 mod cluster;
+mod demo;
 mod index;
