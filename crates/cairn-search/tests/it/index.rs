@@ -419,3 +419,44 @@ fn the_index_on_disk_survives_reopening() {
     );
     assert!(ids(&index, &Query::new("zebra", Visibility::Staff)).is_empty());
 }
+
+#[test]
+fn searches_run_from_several_threads_while_writes_commit() {
+    let index = std::sync::Arc::new(index_with(&knowledge_base(), &tickets()));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let index = index.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let r = index
+                        .search(&Query::new("RDS 密码", merchant("m-1001")))
+                        .unwrap();
+                    assert!(r.total >= 2);
+                }
+            })
+        })
+        .collect();
+    for i in 0..20 {
+        index
+            .upsert_article(&article(
+                &format!("kb-new-{i}"),
+                "扩容 FAQ",
+                "扩容前请确认库存。",
+            ))
+            .unwrap();
+        if i % 5 == 4 {
+            index.commit().unwrap();
+        }
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_eq!(
+        index
+            .search(&Query::new("扩容 FAQ", Visibility::Staff))
+            .unwrap()
+            .total,
+        20,
+        "every new article, each once"
+    );
+}
