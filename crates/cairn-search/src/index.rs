@@ -172,8 +172,9 @@ pub struct Query {
 }
 
 impl Query {
-    /// A query for `text` (any text; empty lists everything visible, newest first) as
-    /// seen by `visibility`, first page of 10.
+    /// A query for `text` as seen by `visibility`, first page of 10. Any text is
+    /// accepted; text without a searchable word (empty, or only stop words and
+    /// punctuation) lists everything visible, newest first.
     pub fn new(text: impl Into<String>, visibility: Visibility) -> Self {
         Query {
             text: text.into(),

@@ -254,7 +254,18 @@ fn word_token(
     if word.len() > MAX_TOKEN_BYTES {
         return;
     }
-    let lower = word.to_lowercase();
+    // Chinese input methods often type letters and digits full width ("ｒｅｓｅｔ",
+    // "１００"): they are the same words.
+    let lower: String = word
+        .chars()
+        .map(|c| match c as u32 {
+            0xFF10..=0xFF19 | 0xFF21..=0xFF3A | 0xFF41..=0xFF5A => {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            }
+            _ => c,
+        })
+        .collect::<String>()
+        .to_lowercase();
     let mut chars = lower.chars();
     if let (Some(c), None) = (chars.next(), chars.next()) {
         if c.is_ascii_alphabetic() {
@@ -578,6 +589,15 @@ mod tests {
             "RDS 连接数 too many connections (error 1040)，双11前请扩容到100台",
             Segmentation::Search,
             expect!["rds(RDS) 连接 连接数 too mani(many) connect(connections) error 1040 双 11 前 扩容 100"],
+        );
+    }
+
+    #[test]
+    fn full_width_letters_and_digits_are_the_same_words() {
+        check(
+            "ＲＤＳ　ｐａｓｓｗｏｒｄｓ　１００台",
+            Segmentation::Search,
+            expect!["rds(ＲＤＳ) password(ｐａｓｓｗｏｒｄｓ) 100(１００)"],
         );
     }
 
