@@ -19,6 +19,7 @@
 pub mod auth;
 pub mod capacity;
 pub mod demo;
+pub mod demo_telemetry;
 mod error;
 pub mod external;
 pub mod import;

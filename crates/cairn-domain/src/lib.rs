@@ -18,6 +18,7 @@ pub mod access;
 pub mod capacity;
 pub mod clock;
 pub mod demo;
+pub mod demo_metrics;
 pub mod demo_sales;
 pub mod duration;
 pub mod error;

@@ -137,6 +137,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         s.scrape_hosts,
         stop_rx.clone(),
     ));
+    let telemetry = s.demo.then(|| {
+        let t = cairn_app::demo_telemetry::telemetry(&app);
+        tracing::info!(
+            series = t.series_count(),
+            "demo telemetry: reporting every 15 s, faults injected a few minutes from now"
+        );
+        tokio::spawn(cairn_app::demo_telemetry::run(
+            app.clone(),
+            t,
+            stop_rx.clone(),
+        ))
+    });
     let compactor = tokio::spawn(compact_every_minute(metrics.clone(), stop_rx));
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
@@ -157,6 +169,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = scraper.await;
     let _ = compactor.await;
+    if let Some(t) = telemetry {
+        let _ = t.await;
+    }
     if let Some(f) = forwarding {
         let _ = f.await;
     }
