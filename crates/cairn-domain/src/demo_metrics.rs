@@ -10,7 +10,8 @@
 //!   following its pool's utilisation.
 //!
 //! Faults repeat every [`FAULT_PERIOD_MS`], counted from an `origin` (the moment the
-//! server started), so a long-running demo keeps showing fresh ones:
+//! server started; the backfilled history before it is calm), so a long-running demo
+//! keeps showing fresh ones:
 //! 1. **Order database slow** (minutes 3–25): `svc-order-db`'s p99 rises twentyfold and
 //!    a third of its requests fail; the failures travel up the chain to `svc-order`
 //!    and `svc-trade-api`, so correlation has a root to find.
@@ -183,8 +184,12 @@ impl Telemetry {
         }
     }
 
-    /// Whether fault `i` of [`FAULTS`] is on at `t_ms`.
+    /// Whether fault `i` of [`FAULTS`] is on at `t_ms`. Faults start at the origin:
+    /// the history before it is calm, so detectors learn what normal looks like.
     pub fn fault_active(&self, i: usize, t_ms: i64) -> bool {
+        if t_ms < self.origin_ms {
+            return false;
+        }
         let f = FAULTS[i];
         let into = (t_ms - self.origin_ms).rem_euclid(FAULT_PERIOD_MS);
         (f.from_ms..f.to_ms).contains(&into)
@@ -288,7 +293,7 @@ impl Telemetry {
         // Fault windows between the epoch and `t`: each one's share of the curve.
         let in_windows = |f: FaultWindow| -> f64 {
             let mut sum = 0.0;
-            let mut period = epoch;
+            let mut period = self.origin_ms;
             while period < t {
                 let (a, b) = (period + f.from_ms, (period + f.to_ms).min(t));
                 if b > a {
