@@ -422,6 +422,7 @@ impl App {
         self.load_alerting().await?;
         let a = self.alerting()?.clone();
         let now = self.now();
+        let capacity_alerts = self.capacity_alerts(now).await;
         let mut history: Vec<HistoryEntry> = Vec::new();
         let mut recorded: Vec<(Sample, i64)> = Vec::new();
         let mut e = a.engine.lock().await;
@@ -485,6 +486,10 @@ impl App {
                 history.extend(e.state.dispatcher.ingest(&cfg, anomaly_alerts, now));
             }
         }
+        if !capacity_alerts.is_empty() {
+            let cfg = e.config.clone();
+            history.extend(e.state.dispatcher.ingest(&cfg, capacity_alerts, now));
+        }
         // Escalations of firing alerts nobody has acknowledged.
         let pages = self.escalation_pages(&mut e, now);
         // The dispatcher's tick.
@@ -511,6 +516,79 @@ impl App {
             }
         }
         Ok(notifications)
+    }
+
+    /// The capacity loop's warnings as alerts: one `PoolStockOutRisk` per pool whose
+    /// stock may run out (at the service level) before hardware ordered today could
+    /// arrive. They are re-sent every pass with a short end, so they resolve on their
+    /// own once the pool is no longer at risk.
+    async fn capacity_alerts(&self, now: cairn_alert::Timestamp) -> Vec<Alert> {
+        let system = Principal {
+            actor: "capacity".into(),
+            role: Role::Admin,
+            merchant_id: None,
+        };
+        match self
+            .store
+            .count(cairn_domain::Kind::Pool, &cairn_store::OwnerFilter::Any)
+            .await
+        {
+            Ok(0) | Err(_) => return Vec::new(),
+            Ok(_) => {}
+        }
+        let report = match self.capacity_report(&system).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "capacity outlook unavailable for alerting");
+                return Vec::new();
+            }
+        };
+        report
+            .pools
+            .iter()
+            .filter_map(|s| {
+                let advice = s.restock.as_ref().filter(|a| a.at_risk)?;
+                let pos = &s.position;
+                let day = |d: Option<time::Date>| {
+                    d.map(cairn_domain::capacity::date_format::format)
+                        .unwrap_or_else(|| "—".into())
+                };
+                let labels: LabelSet = [
+                    ("alertname", "PoolStockOutRisk"),
+                    ("pool", pos.pool_id.as_str()),
+                    ("product", pos.product_id.as_str()),
+                    ("zone", pos.zone_id.as_str()),
+                    ("region", pos.region_id.as_str()),
+                    ("severity", "warning"),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+                let mut annotations = LabelSet::new();
+                annotations.insert(
+                    "summary".into(),
+                    format!(
+                        "{} may run out by {} ({}% service level), inside its {}-day lead time; order {:.0} {} by {}",
+                        pos.pool_id,
+                        day(advice.stock_out),
+                        (report.service_level * 100.0).round(),
+                        pos.lead_time_days,
+                        advice.order_units.ceil(),
+                        pos.unit,
+                        day(advice.order_by),
+                    ),
+                );
+                Some(Alert {
+                    labels,
+                    annotations,
+                    starts_at: now,
+                    ends_at: Some(now + time::Duration::minutes(15)),
+                    generator_url: format!("/ui/pools/{}", pos.pool_id),
+                    updated_at: now,
+                    timeout: false,
+                })
+            })
+            .collect()
     }
 
     /// The pages escalation policies call for now, as notifications to the receivers

@@ -473,3 +473,36 @@ async fn an_unacknowledged_critical_alert_pages_whoever_is_on_call_then_escalate
     pass(&s).await;
     assert_eq!(primary.received().len() + lead.received().len(), 2);
 }
+
+#[tokio::test]
+async fn pools_at_risk_of_running_out_raise_alerts_that_name_the_merchants_in_them() {
+    let s = TestServer::builder().demo().alerting().build().await;
+    s.app.alerting_pass().await.unwrap();
+    let (_, capacity) = s.get_json("/api/v1/capacity", ADMIN_TOKEN).await;
+    let at_risk: Vec<&str> = capacity["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["restock"]["at_risk"] == true)
+        .map(|p| p["pool_id"].as_str().unwrap())
+        .collect();
+    assert!(!at_risk.is_empty());
+    let (_, alerts) = s.get_json("/api/v1/alerts", ADMIN_TOKEN).await;
+    let risky: Vec<&Value> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["name"] == "PoolStockOutRisk")
+        .collect();
+    assert_eq!(risky.len(), at_risk.len(), "{alerts}");
+    for a in risky {
+        let pool = a["labels"]["pool"].as_str().unwrap();
+        assert!(at_risk.contains(&pool));
+        assert!(a["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("lead time"));
+        assert_eq!(a["impact"]["pools"], json!([pool]));
+        assert!(a["impact"]["merchant_count"].as_u64().unwrap() > 0, "{a}");
+    }
+}
