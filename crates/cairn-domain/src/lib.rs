@@ -25,6 +25,8 @@ pub mod error;
 pub mod id;
 pub mod kind;
 pub mod model;
+pub mod sla;
+pub mod tickets;
 pub mod topology;
 
 pub use access::{Principal, Role};
