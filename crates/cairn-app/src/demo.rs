@@ -213,6 +213,18 @@ impl App {
             done: total,
             total,
         });
+        let loaded = crate::tickets::demo::load(&mut tx, today).await?;
+        summary
+            .extensions
+            .push(("tickets".to_owned(), loaded.tickets.len()));
+        summary
+            .extensions
+            .push(("knowledge base articles".to_owned(), loaded.articles.len()));
+        progress(Progress {
+            stage: "tickets",
+            done: total,
+            total,
+        });
         for ext in extensions {
             let n = ext.load(&mut tx, &cloud).await?;
             progress(Progress {
@@ -236,6 +248,9 @@ impl App {
         .await?;
         tx.commit().await?;
         self.capacity.touch();
+        if self.tickets.is_some() {
+            self.reindex_if_empty().await?;
+        }
         Ok(summary)
     }
 }

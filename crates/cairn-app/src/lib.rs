@@ -11,6 +11,7 @@
 //! - [`metrics`]: samples into the time-series store, PromQL out of it;
 //! - [`alerting`]: rules, anomaly rules, routing, notifications, on-call, problems;
 //! - [`scrape`]: pulling metrics from exporters on a schedule;
+//! - [`tickets`]: the tiered support flow, SLAs, knowledge base, search, repeated requests;
 //! - [`external`]: forwarding to and querying from an external long-term store.
 //!
 //! API boundary: inputs arrive as `serde_json::Value` or text (already framed by the
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod overview;
 pub mod records;
 pub mod scrape;
+pub mod tickets;
 
 use std::sync::Arc;
 
@@ -60,6 +62,8 @@ pub struct App {
     pub alerting: Option<Arc<alerting::Alerting>>,
     /// The model as alerting sees it, cached.
     pub model_cache: Arc<alerting::model::ModelCache>,
+    /// The tickets loop (search index, attachments), when this server runs one.
+    pub tickets: Option<Arc<tickets::Tickets>>,
 }
 
 impl App {
@@ -71,7 +75,14 @@ impl App {
             capacity: Arc::default(),
             alerting: None,
             model_cache: Arc::default(),
+            tickets: None,
         }
+    }
+
+    /// The same application with a tickets loop.
+    pub fn with_tickets(mut self, tickets: tickets::Tickets) -> App {
+        self.tickets = Some(Arc::new(tickets));
+        self
     }
 
     /// The same application with an alerting loop.

@@ -80,7 +80,10 @@ impl Calendar {
             Weekday::Saturday => 6,
             Weekday::Sunday => 7,
         };
-        if !self.days.contains(&wd) || self.holidays.contains(&d) || self.end_minute <= self.start_minute {
+        if !self.days.contains(&wd)
+            || self.holidays.contains(&d)
+            || self.end_minute <= self.start_minute
+        {
             return None;
         }
         let midnight = d.midnight().assume_offset(self.offset());
@@ -330,7 +333,10 @@ mod tests {
         let mon = datetime!(2026-11-30 10:00 +08:00);
         assert_eq!(cal.working(fri, mon), Duration::hours(2));
         // Four working hours from Friday 17:00: one on Friday, three on Monday.
-        assert_eq!(cal.add(fri, Duration::hours(4)), datetime!(2026-11-30 12:00 +08:00));
+        assert_eq!(
+            cal.add(fri, Duration::hours(4)),
+            datetime!(2026-11-30 12:00 +08:00)
+        );
         // Monday 17:00 + 2 h skips the Tuesday holiday to Wednesday 10:00.
         assert_eq!(
             cal.add(datetime!(2026-11-30 17:00 +08:00), Duration::hours(2)),
@@ -358,7 +364,10 @@ mod tests {
             datetime!(2026-11-30 12:30 +08:00),
         );
         assert_eq!(s.first_response.state, ClockState::Warning);
-        assert_eq!(s.first_response.due_at, Some(datetime!(2026-11-30 13:00 +08:00)));
+        assert_eq!(
+            s.first_response.due_at,
+            Some(datetime!(2026-11-30 13:00 +08:00))
+        );
         // Waiting on the merchant for two hours moves the due time by two hours.
         let pauses = [Pause {
             start: datetime!(2026-11-30 10:00 +08:00),
@@ -378,7 +387,16 @@ mod tests {
         assert_eq!(s.first_response.state, ClockState::Running);
         // Past the target: breached; answered late: met late.
         let late = datetime!(2026-11-30 14:00 +08:00);
-        let s = status(&policy, Priority::P3, Tier::Standard, created, None, None, &[], late);
+        let s = status(
+            &policy,
+            Priority::P3,
+            Tier::Standard,
+            created,
+            None,
+            None,
+            &[],
+            late,
+        );
         assert_eq!(s.first_response.state, ClockState::Breached);
         let s = status(
             &policy,
@@ -415,6 +433,9 @@ mod tests {
         assert!(p.target(Priority::P1, Tier::Standard).calendar.always);
         assert!(p.target(Priority::P2, Tier::Vip).calendar.always);
         assert!(!p.target(Priority::P2, Tier::Standard).calendar.always);
-        assert_eq!(p.target(Priority::P3, Tier::Vip).first_response_minutes, 120);
+        assert_eq!(
+            p.target(Priority::P3, Tier::Vip).first_response_minutes,
+            120
+        );
     }
 }

@@ -20,6 +20,7 @@ mod migrate;
 mod records;
 mod sql;
 pub mod testing;
+pub mod tickets;
 
 use std::sync::Arc;
 use std::time::Duration;

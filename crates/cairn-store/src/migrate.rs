@@ -32,6 +32,11 @@ const SQLITE: &[Migration] = &[
         name: "alerting",
         sql: include_str!("../migrations/sqlite/0004_alerting.sql"),
     },
+    Migration {
+        version: 5,
+        name: "tickets",
+        sql: include_str!("../migrations/sqlite/0005_tickets.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -54,6 +59,11 @@ const POSTGRES: &[Migration] = &[
         version: 4,
         name: "alerting",
         sql: include_str!("../migrations/postgres/0004_alerting.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "tickets",
+        sql: include_str!("../migrations/postgres/0005_tickets.sql"),
     },
 ];
 

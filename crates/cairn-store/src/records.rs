@@ -203,6 +203,14 @@ impl StoreError {
 }
 
 impl Store {
+    /// Every user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY name"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(UserRecord::from_row).collect()
+    }
+
     pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE name = $1"))
             .bind(name.to_owned())

@@ -13,6 +13,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod prom;
+mod tickets;
 pub mod ui;
 
 use std::sync::Arc;
@@ -67,7 +68,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
             "/api/v1",
             api::router()
                 .merge(capacity::router())
-                .merge(alerting::api_router()),
+                .merge(alerting::api_router())
+                .merge(tickets::router()),
         )
         .nest("/alertmanager", alerting::alertmanager_router())
         .merge(alerting::link_router())

@@ -17,6 +17,7 @@ pub fn document() -> Value {
         .iter()
         .chain(crate::capacity::ROUTES)
         .chain(crate::alerting::ROUTES)
+        .chain(crate::tickets::ROUTES)
         .chain(crate::prom::ROUTES)
     {
         let mut op = json!({
@@ -30,10 +31,13 @@ pub fn document() -> Value {
             }],
             "responses": responses(json!({"type": "object"}), "200"),
         });
-        for param in ["name", "id"] {
-            if path.contains(&format!("{{{param}}}")) {
-                op["parameters"] = json!([{"name": param, "in": "path", "required": true, "schema": {"type": "string"}}]);
-            }
+        let params: Vec<Value> = ["name", "id", "att"]
+            .iter()
+            .filter(|p| path.contains(&format!("{{{p}}}")))
+            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
         }
         paths
             .entry(path.to_string())
@@ -200,9 +204,12 @@ mod tests {
             /api/v1/hosts get,post
             /api/v1/hosts/import post
             /api/v1/hosts/{id} delete,get,put
+            /api/v1/inbox get
             /api/v1/instances get,post
             /api/v1/instances/import post
             /api/v1/instances/{id} delete,get,put
+            /api/v1/kb/articles get,post
+            /api/v1/kb/articles/{id} get,put
             /api/v1/ledger post
             /api/v1/me get
             /api/v1/merchants get,post
@@ -240,11 +247,30 @@ mod tests {
             /api/v1/scrape-targets get,post
             /api/v1/scrape-targets/import post
             /api/v1/scrape-targets/{id} delete,get,put
+            /api/v1/search get
             /api/v1/services get,post
             /api/v1/services/import post
             /api/v1/services/{id} delete,get,put
             /api/v1/silences get,post
             /api/v1/silences/{id} delete
+            /api/v1/sla-policy get
+            /api/v1/ticket-clusters get
+            /api/v1/ticket-clusters/{id}/mark post
+            /api/v1/ticket-numbers get
+            /api/v1/tickets get,post
+            /api/v1/tickets/deflections post
+            /api/v1/tickets/suggestions post
+            /api/v1/tickets/{id} get
+            /api/v1/tickets/{id}/article post
+            /api/v1/tickets/{id}/assign post
+            /api/v1/tickets/{id}/attachments post
+            /api/v1/tickets/{id}/attachments/{att} get
+            /api/v1/tickets/{id}/comments post
+            /api/v1/tickets/{id}/de-escalate post
+            /api/v1/tickets/{id}/escalate post
+            /api/v1/tickets/{id}/links post
+            /api/v1/tickets/{id}/status post
+            /api/v1/tickets/{id}/time post
             /api/v1/tokens post
             /api/v1/users post
             /api/v1/zones get,post

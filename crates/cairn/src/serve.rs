@@ -137,7 +137,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ack_secret: cairn_app::alerting::ack_secret(&app.store, app.now()).await?,
         ..Default::default()
     };
-    let app = app.with_metrics(metrics.clone()).with_alerting(alerting);
+    let tickets = cairn_app::tickets::Tickets::open(&s.data_dir)?;
+    let app = app
+        .with_metrics(metrics.clone())
+        .with_alerting(alerting)
+        .with_tickets(tickets);
+    let indexed = app.reindex_if_empty().await?;
+    if indexed > 0 {
+        tracing::info!(documents = indexed, "search index built from the store");
+    }
     if s.demo {
         cairn_app::alerting::demo::install(&app).await?;
     }
@@ -162,6 +170,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ))
     });
     let alerting_loop = tokio::spawn(cairn_app::alerting::run(app.clone(), stop_rx.clone()));
+    let tickets_loop = tokio::spawn(cairn_app::tickets::run(
+        app.clone(),
+        std::time::Duration::from_secs(30),
+        stop_rx.clone(),
+    ));
     let compactor = tokio::spawn(compact_every_minute(metrics.clone(), stop_rx));
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
@@ -183,6 +196,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = scraper.await;
     let _ = compactor.await;
     let _ = alerting_loop.await;
+    let _ = tickets_loop.await;
     if let Some(t) = telemetry {
         let _ = t.await;
     }

@@ -33,7 +33,7 @@ async fn send_http(client: &reqwest::Client, r: &HttpRequest) -> Result<(u16, St
 
 /// Sends an email; an SMTP error is judged retryable unless the server called it
 /// permanent (5xx).
-async fn send_email(m: &EmailMessage) -> Outcome {
+pub(crate) async fn send_email(m: &EmailMessage) -> Outcome {
     use lettre::message::{header::ContentType, MultiPart, SinglePart};
     use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
     let mut builder = lettre::Message::builder();

@@ -61,12 +61,16 @@ const RULES: &str = r#"groups:
 fn config(hook: &str, smtp: &str) -> String {
     format!(
         r#"route:
-  receiver: sre
+  receiver: quiet
   group_by: [alertname]
   group_wait: 10s
   group_interval: 1m
   repeat_interval: 4h
+  routes:
+    - matchers: ['alertname="CheckoutErrors"']
+      receiver: sre
 receivers:
+  - name: quiet
   - name: sre
     webhook_configs:
       - url: {hook}
@@ -169,7 +173,16 @@ async fn a_metric_fires_a_rule_whose_alert_is_grouped_delivered_acknowledged_and
 
     // The alert knows which merchants it hurts: those with instances on the host.
     let (_, alerts) = s.get_json("/api/v1/alerts", ADMIN_TOKEN).await;
-    let alert = &alerts[0];
+    let mine = |alerts: &Value| -> Vec<Value> {
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["name"] == "CheckoutErrors")
+            .cloned()
+            .collect()
+    };
+    let alert = &mine(&alerts)[0];
     assert_eq!(alert["status"], "firing");
     assert_eq!(alert["impact"]["hosts"], json!([host["id"]]));
     assert_eq!(alert["impact"]["services"], json!(["svc-order"]));
@@ -219,7 +232,7 @@ async fn a_metric_fires_a_rule_whose_alert_is_grouped_delivered_acknowledged_and
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("acknowledged"));
     let (_, alerts) = s.get_json("/api/v1/alerts", ADMIN_TOKEN).await;
-    assert_eq!(alerts[0]["acknowledged"]["by"], "signed link");
+    assert_eq!(mine(&alerts)[0]["acknowledged"]["by"], "signed link");
 
     // The metric recovers: the rule resolves the alert, and after group_interval the
     // resolution is delivered.
@@ -237,7 +250,7 @@ async fn a_metric_fires_a_rule_whose_alert_is_grouped_delivered_acknowledged_and
         assert!(events.iter().any(|x| x == e), "{e} missing from {events:?}");
     }
     let (_, alerts) = s.get_json("/api/v1/alerts", ADMIN_TOKEN).await;
-    assert_eq!(alerts.as_array().unwrap().len(), 0, "{alerts}");
+    assert!(mine(&alerts).is_empty(), "{alerts}");
 }
 
 #[tokio::test]

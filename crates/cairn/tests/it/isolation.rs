@@ -83,9 +83,25 @@ async fn record_of(s: &TestServer, plural: &str, merchant: &str) -> Value {
 
 #[tokio::test]
 async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
-    let s = TestServer::start_with_demo_and_metrics().await;
+    let s = TestServer::builder()
+        .demo()
+        .alerting()
+        .tickets()
+        .build()
+        .await;
     let (me, other) = two_merchants(&s).await;
     fill_kinds_the_demo_lacks(&s).await;
+    // The other tenant's ticket, for the ticket routes that take an id.
+    let (status, their_ticket) = s
+        .send_json(
+            Method::POST,
+            "/api/v1/tickets",
+            ADMIN_TOKEN,
+            &json!({"merchant_id": other, "title": "their private trouble", "category": "general"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{their_ticket}");
+    let their_ticket = their_ticket["id"].as_str().unwrap().to_owned();
     // The other tenant gets a merchant-scoped promotion so that kind has one too.
     let (status, promo) = s
         .send_json(
@@ -135,6 +151,9 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
             walked += 1;
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let concrete = match (&theirs, path.contains("{id}")) {
+                _ if path.starts_with("/api/v1/tickets/{id}") => path
+                    .replace("{id}", &their_ticket)
+                    .replace("{att}", "not-a-record"),
                 (Some(r), true) => path.replace("{id}", r["id"].as_str().unwrap()),
                 (None, true) if visibility.is_none() => {
                     // Not a kind of the model (alerts, schedules, silences): an id that
@@ -174,6 +193,44 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
                 "leaked the other tenant: {what}"
             );
             match (method.as_str(), path.as_str()) {
+                // Tickets: a merchant's own, public articles, its own search results.
+                ("get", "/api/v1/tickets") => {
+                    assert_eq!(status, 200, "{what}");
+                    let list: Value = serde_json::from_str(&text).unwrap();
+                    for t in list.as_array().unwrap() {
+                        assert_eq!(t["merchant_id"], json!(me), "{what}");
+                    }
+                }
+                (_, p) if p.starts_with("/api/v1/tickets/{id}") => {
+                    assert!(matches!(status, 400 | 403 | 404), "{what}")
+                }
+                ("get", "/api/v1/search") => {
+                    assert_eq!(status, 200, "{what}");
+                    let r: Value = serde_json::from_str(&text).unwrap();
+                    for h in r["hits"].as_array().unwrap() {
+                        assert!(
+                            h["merchant_id"].is_null() || h["merchant_id"] == json!(me),
+                            "{what}"
+                        );
+                    }
+                }
+                ("get", "/api/v1/kb/articles") => {
+                    assert_eq!(status, 200, "{what}");
+                    let list: Value = serde_json::from_str(&text).unwrap();
+                    for a in list.as_array().unwrap() {
+                        assert_eq!(a["audience"], "public", "{what}");
+                        assert_eq!(a["status"], "published", "{what}");
+                    }
+                }
+                ("get", "/api/v1/kb/articles/{id}") => assert_eq!(status, 404, "{what}"),
+                (_, p) if p.starts_with("/api/v1/kb/") => assert_eq!(status, 403, "{what}"),
+                (_, p) if p.starts_with("/api/v1/ticket-") => assert_eq!(status, 403, "{what}"),
+                ("post", "/api/v1/tickets") => assert_eq!(status, 400, "{what}"),
+                ("post", "/api/v1/tickets/suggestions") => assert_eq!(status, 200, "{what}"),
+                ("post", "/api/v1/tickets/deflections") => assert_eq!(status, 201, "{what}"),
+                ("get", "/api/v1/sla-policy" | "/api/v1/inbox") => {
+                    assert_eq!(status, 200, "{what}")
+                }
                 // Capacity is the platform's infrastructure, even for catalogue kinds.
                 (_, p)
                     if p.ends_with("/forecast")

@@ -12,3 +12,4 @@ mod isolation;
 mod metrics;
 mod prom_parity;
 mod support;
+mod tickets;

@@ -37,6 +37,7 @@ pub struct Builder {
     forward: Option<(String, u64)>,
     query_from: Option<String>,
     alerting: bool,
+    tickets: bool,
 }
 
 impl TestServer {
@@ -49,6 +50,7 @@ impl TestServer {
             forward: None,
             query_from: None,
             alerting: false,
+            tickets: false,
         }
     }
 
@@ -164,6 +166,12 @@ impl Builder {
         self
     }
 
+    /// Runs the tickets loop (search index and attachments in the temporary directory).
+    pub fn tickets(mut self) -> Self {
+        self.tickets = true;
+        self
+    }
+
     /// Answers metric queries from the Prometheus API at `url`.
     pub fn query_from(mut self, url: &str) -> Self {
         self.metrics = true;
@@ -226,6 +234,9 @@ impl Builder {
                 },
                 ..Default::default()
             });
+        }
+        if self.tickets {
+            app = app.with_tickets(cairn_app::tickets::Tickets::open(dir.path()).unwrap());
         }
         app.bootstrap(Some(ADMIN_TOKEN)).await.unwrap();
         if self.demo {
