@@ -167,7 +167,10 @@ mod tests {
     fn instants_and_spans_read_like_clocks() {
         let t = time::macros::datetime!(2026-11-25 12:00:05 +08:00);
         assert_eq!(moment(t), "2026-11-25 04:00:05 UTC");
-        assert_eq!(moment_text("2026-11-25T04:00:05Z"), "2026-11-25 04:00:05 UTC");
+        assert_eq!(
+            moment_text("2026-11-25T04:00:05Z"),
+            "2026-11-25 04:00:05 UTC"
+        );
         assert_eq!(moment_text("yesterday"), "yesterday");
         assert_eq!(span(time::Duration::seconds(40)), "40s");
         assert_eq!(span(time::Duration::seconds(320)), "5m 20s");

@@ -68,7 +68,10 @@ pub fn router() -> Router<AppState> {
         .route("/ui/alerts/{fingerprint}", get(alerts::detail))
         .route("/ui/alerts/{fingerprint}/ack", post(alerts::acknowledge))
         .route("/ui/alerts/{fingerprint}/resolve", post(alerts::resolve))
-        .route("/ui/alerts/{fingerprint}/silence", post(alerts::silence_alert))
+        .route(
+            "/ui/alerts/{fingerprint}/silence",
+            post(alerts::silence_alert),
+        )
         .route("/ui/{kind}", get(records::list))
         .route("/ui/{kind}/{id}", get(records::detail))
 }

@@ -177,7 +177,10 @@ async fn operators_see_problems_and_alerts_and_act_on_them_through_the_forms() {
     assert!(problems.contains(&format!(r#"href="/ui/alerts/{checkout}""#)));
     let firing = html.split(r#"id="firing-alerts""#).nth(1).unwrap();
     for fp in [&checkout, &dependency, &disk] {
-        assert!(firing.contains(&format!(r#"data-fingerprint="{fp}""#)), "{fp}");
+        assert!(
+            firing.contains(&format!(r#"data-fingerprint="{fp}""#)),
+            "{fp}"
+        );
     }
     assert!(firing.contains("checkout fails for shoppers"));
     assert!(firing.contains(r#"data-severity="warning""#));
@@ -214,7 +217,10 @@ async fn operators_see_problems_and_alerts_and_act_on_them_through_the_forms() {
         chart.contains("<svg") && chart.contains("threshold &gt; 5"),
         "{chart}"
     );
-    assert!(chart.contains("<code>shop_checkout_errors</code>"), "{chart}");
+    assert!(
+        chart.contains("<code>shop_checkout_errors</code>"),
+        "{chart}"
+    );
     assert!(html.contains(r#"data-event="firing""#));
     assert!(html.contains(r#"data-event="notified""#));
     assert_eq!(
@@ -233,7 +239,10 @@ async fn operators_see_problems_and_alerts_and_act_on_them_through_the_forms() {
     let (_, got) = s
         .get_json(&format!("/api/v1/alerts/{checkout}"), ADMIN_TOKEN)
         .await;
-    assert_eq!(got["alert"]["acknowledged"]["by"], "user:ops-alerts", "{got}");
+    assert_eq!(
+        got["alert"]["acknowledged"]["by"], "user:ops-alerts",
+        "{got}"
+    );
     let (_, html) = page(&s, &ops, &to).await;
     assert!(html.contains(r#"id="flash""#) && html.contains(r#"id="acknowledged""#));
     assert!(!html.contains(r#"id="ack-button""#));
@@ -388,7 +397,14 @@ async fn operators_see_problems_and_alerts_and_act_on_them_through_the_forms() {
     let schedule = schedule.split("</section>").next().unwrap();
     assert!(schedule.contains("On call now: "), "{schedule}");
     let week = schedule.split("<tbody>").nth(1).unwrap();
-    assert_eq!(week.split("</tbody>").next().unwrap().matches("<tr>").count(), 7);
+    assert_eq!(
+        week.split("</tbody>")
+            .next()
+            .unwrap()
+            .matches("<tr>")
+            .count(),
+        7
+    );
     let policy = html
         .split(r#"id="policy-critical-services""#)
         .nth(1)
@@ -405,7 +421,9 @@ async fn operators_see_problems_and_alerts_and_act_on_them_through_the_forms() {
     assert_eq!(status, 200);
     assert!(html.contains(r#"id="no-notifications""#));
     assert_eq!(
-        page(&s, &ops, "/ui/alerts/notifications?before=soon").await.0,
+        page(&s, &ops, "/ui/alerts/notifications?before=soon")
+            .await
+            .0,
         400
     );
 }
@@ -445,7 +463,10 @@ async fn merchants_get_403_on_every_alerting_page_and_form() {
         assert!(!html.contains("DiskFull"), "{path}");
     }
     let (_, html) = page(&s, &shop, "/").await;
-    assert!(!html.contains(r#"href="/ui/alerts""#), "no Alerts in the nav");
+    assert!(
+        !html.contains(r#"href="/ui/alerts""#),
+        "no Alerts in the nav"
+    );
     for (path, body) in [
         (format!("/ui/alerts/{fp}/ack"), ""),
         (format!("/ui/alerts/{fp}/resolve"), ""),
@@ -453,6 +474,10 @@ async fn merchants_get_403_on_every_alerting_page_and_form() {
         (
             "/ui/alerts/silences".to_owned(),
             "matchers=alertname%3D%22DiskFull%22&duration=2h&comment=mine",
+        ),
+        (
+            "/ui/alerts/silences".to_owned(),
+            "matchers=%7Bbroken&duration=soon",
         ),
         ("/ui/alerts/silences/sil-1/expire".to_owned(), ""),
     ] {
