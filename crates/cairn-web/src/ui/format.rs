@@ -34,6 +34,26 @@ pub fn number(x: f64) -> String {
     }
 }
 
+/// A measured value (a metric, a detector's band) for people: four significant digits
+/// below a thousand, so an error ratio of `0.01234` does not read as `0`; grouped
+/// digits from a thousand up, as [`number`] gives them.
+pub fn reading(x: f64) -> String {
+    if !x.is_finite() || x.abs() >= 1000.0 {
+        return number(x);
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let decimals = (3 - x.abs().log10().floor() as i32).clamp(0, 9) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    s.to_owned()
+}
+
 /// A share as a whole percentage: `0.734` → `73`.
 pub fn percent(ratio: f64) -> u32 {
     if ratio.is_finite() && ratio > 0.0 {
@@ -158,6 +178,12 @@ mod tests {
         assert_eq!(number(0.5), "0.5");
         assert_eq!(number(-2.5), "-2.5");
         assert_eq!(number(-0.01), "0");
+        assert_eq!(reading(0.012345), "0.01235");
+        assert_eq!(reading(97.0), "97");
+        assert_eq!(reading(20.25), "20.25");
+        assert_eq!(reading(-2.71234), "-2.712");
+        assert_eq!(reading(12_345.6), "12,345.6");
+        assert_eq!(reading(0.0), "0");
         assert_eq!(percent(0.734), 73);
         assert_eq!(percent(1.2), 120);
         assert_eq!(percent(f64::NAN), 0);

@@ -188,6 +188,11 @@ async fn operators_see_problems_and_alerts_and_act_on_them_through_the_forms() {
     assert!(html.contains(&format!(r#"data-fingerprint="{disk}""#)));
     assert!(!html.contains(&format!(r#"data-fingerprint="{checkout}""#)));
     assert_eq!(page(&s, &ops, "/ui/alerts?colour=red").await.0, 400);
+    // The anomaly engine's alerts link to their rule's alerts.
+    let (status, html) = page(&s, &ops, "/ui/alerts?rule=anomaly-service-traffic").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="rule-filter""#) && html.contains(r#"id="no-firing""#));
+    assert_eq!(page(&s, &ops, "/ui/alerts?rule=anomaly-nope").await.0, 404);
 
     // One alert: labels, impact with links, the chart with its threshold, history.
     let (status, html) = page(&s, &ops, &format!("/ui/alerts/{checkout}")).await;

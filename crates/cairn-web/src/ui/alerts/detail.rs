@@ -13,7 +13,7 @@ use super::{
     flash, labels_chips, merchant_count, muted_marks, severity_badge, since, status_badge, SECTION,
 };
 use crate::ui::chart::{line_chart, Line};
-use crate::ui::format::{moment, moment_text, number, query};
+use crate::ui::format::{moment, moment_text, query, reading};
 use crate::ui::metrics::series_name;
 use crate::ui::Page;
 
@@ -530,7 +530,7 @@ fn describe(row: &HistoryRow) -> String {
                 v.as_f64()
                     .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             })
-            .map(|v| format!(" at value {}", number(v)))
+            .map(|v| format!(" at value {}", reading(v)))
             .unwrap_or_default()
     };
     match row.event.as_str() {

@@ -7,7 +7,7 @@ use cairn_domain::AnomalyRule;
 use maud::{html, Markup};
 
 use super::{labels_chips, severity_badge, tabs, SECTION};
-use crate::ui::format::{moment, number};
+use crate::ui::format::{moment, number, reading};
 use crate::ui::Page;
 
 fn health_badge(h: Health) -> Markup {
@@ -20,7 +20,7 @@ fn health_badge(h: Health) -> Markup {
 }
 
 fn optional(v: Option<f64>) -> String {
-    v.map(number).unwrap_or_else(|| "—".into())
+    v.map(reading).unwrap_or_else(|| "—".into())
 }
 
 /// A rule file as the page shows it.
@@ -151,5 +151,65 @@ pub(super) fn rules_page(
                 }
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_alert::rules::RuleHealth;
+
+    use super::*;
+
+    fn rule(group: &str, name: &str, health: RuleHealth) -> RuleView {
+        RuleView {
+            file: "shop.yml".into(),
+            group: group.into(),
+            interval_s: 15.0,
+            name: name.into(),
+            kind: "alerting",
+            expr: "up == 0".into(),
+            health,
+            pending: 0,
+            firing: 1,
+        }
+    }
+
+    #[test]
+    fn rules_are_grouped_under_their_file_and_detectors_show_their_band() {
+        let broken = RuleHealth {
+            health: Health::Err,
+            last_error: Some("vector cannot contain metrics with the same labelset".into()),
+            ..RuleHealth::default()
+        };
+        let rules = [
+            rule("shop", "A", RuleHealth::default()),
+            rule("shop", "B", broken),
+            rule("hosts", "C", RuleHealth::default()),
+        ];
+        let anomaly: AnomalyRule = serde_json::from_value(serde_json::json!({
+            "id": "anomaly-traffic", "name": "TrafficAnomaly", "expr": "sum(rate(x[5m]))"
+        }))
+        .unwrap();
+        let status = [AnomalyStatus {
+            rule: "TrafficAnomaly".into(),
+            labels: [("service".to_owned(), "svc-cart".to_owned())].into(),
+            value: Some(97.0),
+            expected: Some(15.0),
+            lo: Some(10.5),
+            hi: Some(20.25),
+            score: Some(0.91),
+            anomalous: true,
+            explanation: Some("spike".into()),
+        }];
+        let html = rules_page(&rules, &[anomaly], &status).body.into_string();
+        assert_eq!(html.matches(r#"data-file="shop.yml""#).count(), 1);
+        assert_eq!(html.matches("<h3>Group ").count(), 2);
+        assert!(html.contains(r#"data-health="err""#) && html.contains("same labelset"));
+        assert_eq!(html.matches(r#"data-health="unknown""#).count(), 2);
+        assert!(html.contains(r#"href="/ui/anomaly-rules/anomaly-traffic""#));
+        assert!(
+            html.contains("10.5 – 20.25") && html.contains("anomalous"),
+            "{html}"
+        );
     }
 }
