@@ -1,5 +1,5 @@
-//! Small text helpers shared by the pages: numbers for people, labels from column
-//! names, and query strings for links.
+//! Small text helpers shared by the pages: numbers, instants and durations for people,
+//! labels from column names, and query strings for links.
 
 use serde_json::Value;
 
@@ -34,12 +34,78 @@ pub fn number(x: f64) -> String {
     }
 }
 
+/// A measured value (a metric, a detector's band) for people: four significant digits
+/// below a thousand, so an error ratio of `0.01234` does not read as `0`; grouped
+/// digits from a thousand up, as [`number`] gives them.
+pub fn reading(x: f64) -> String {
+    if !x.is_finite() || x.abs() >= 1000.0 {
+        return number(x);
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let decimals = (3 - x.abs().log10().floor() as i32).clamp(0, 9) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    s.to_owned()
+}
+
 /// A share as a whole percentage: `0.734` → `73`.
 pub fn percent(ratio: f64) -> u32 {
     if ratio.is_finite() && ratio > 0.0 {
         (ratio * 100.0).round().min(f64::from(u32::MAX)) as u32
     } else {
         0
+    }
+}
+
+/// An instant for people, in UTC to the second: `2026-11-25 04:00:15 UTC`. The
+/// server renders pages without knowing the reader's zone, so it names the zone.
+pub fn moment(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// An RFC 3339 instant (as the store keeps them) for people, or the text as it
+/// is when it does not parse.
+pub fn moment_text(rfc3339: &str) -> String {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map(moment)
+        .unwrap_or_else(|_| rfc3339.to_owned())
+}
+
+/// A length of time for people, to its two largest units: `3d 4h`, `5m 20s`, `40s`.
+pub fn span(d: time::Duration) -> String {
+    let total = d.whole_seconds().max(0);
+    let parts = [
+        (total / 86_400, "d"),
+        (total % 86_400 / 3_600, "h"),
+        (total % 3_600 / 60, "m"),
+        (total % 60, "s"),
+    ];
+    let shown: Vec<String> = parts
+        .iter()
+        .skip_while(|(n, _)| *n == 0)
+        .take(2)
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if shown.is_empty() {
+        "0s".into()
+    } else {
+        shown.join(" ")
     }
 }
 
@@ -112,9 +178,31 @@ mod tests {
         assert_eq!(number(0.5), "0.5");
         assert_eq!(number(-2.5), "-2.5");
         assert_eq!(number(-0.01), "0");
+        assert_eq!(reading(0.012345), "0.01235");
+        assert_eq!(reading(97.0), "97");
+        assert_eq!(reading(20.25), "20.25");
+        assert_eq!(reading(-2.71234), "-2.712");
+        assert_eq!(reading(12_345.6), "12,345.6");
+        assert_eq!(reading(0.0), "0");
         assert_eq!(percent(0.734), 73);
         assert_eq!(percent(1.2), 120);
         assert_eq!(percent(f64::NAN), 0);
+    }
+
+    #[test]
+    fn instants_and_spans_read_like_clocks() {
+        let t = time::macros::datetime!(2026-11-25 12:00:05 +08:00);
+        assert_eq!(moment(t), "2026-11-25 04:00:05 UTC");
+        assert_eq!(
+            moment_text("2026-11-25T04:00:05Z"),
+            "2026-11-25 04:00:05 UTC"
+        );
+        assert_eq!(moment_text("yesterday"), "yesterday");
+        assert_eq!(span(time::Duration::seconds(40)), "40s");
+        assert_eq!(span(time::Duration::seconds(320)), "5m 20s");
+        assert_eq!(span(time::Duration::hours(76)), "3d 4h");
+        assert_eq!(span(time::Duration::hours(2)), "2h");
+        assert_eq!(span(time::Duration::seconds(-5)), "0s");
     }
 
     #[test]

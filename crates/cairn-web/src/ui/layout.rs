@@ -31,6 +31,8 @@ const NAV: &[(&str, &str, Option<Kind>)] = &[
     ("Topology", "/ui/topology", Some(Kind::Service)),
     // Metrics are the platform's telemetry, infrastructure like hosts.
     ("Metrics", "/ui/metrics", Some(Kind::Host)),
+    // Alerts are about the platform's infrastructure too; merchants may not read them.
+    ("Alerts", "/ui/alerts", Some(Kind::Host)),
     ("Promotions", "/ui/promotions", Some(Kind::Promotion)),
 ];
 
@@ -179,9 +181,11 @@ mod tests {
         let ops = nav(&principal(Role::AppOps), None).into_string();
         assert!(ops.contains(r#"href="/ui/hosts""#));
         assert!(ops.contains(r#"href="/ui/pools""#));
+        assert!(ops.contains(r#"href="/ui/alerts""#));
         let merchant = nav(&principal(Role::Merchant), Some("/ui/services")).into_string();
         assert!(!merchant.contains(r#"href="/ui/hosts""#));
         assert!(!merchant.contains(r#"href="/ui/pools""#));
+        assert!(!merchant.contains(r#"href="/ui/alerts""#));
         assert!(merchant.contains(r#"<a href="/ui/services" aria-current="page">"#));
         assert!(merchant.contains(">merchant<"));
     }

@@ -12,11 +12,15 @@
 //! - [`overview`]: counts per kind and the regions → zones → pools usage tree;
 //! - [`records`]: a list page and a detail page for every kind of the catalogue;
 //! - [`topology`]: the service topology drawn as an SVG graph;
-//! - [`metrics`]: the metrics explorer, with [`chart`]'s server-drawn SVG line charts.
+//! - [`metrics`]: the metrics explorer, with [`chart`]'s server-drawn SVG line charts;
+//! - [`alerts`]: problems and alerts with their impact and charts, silences, rules,
+//!   on-call schedules and the notification log, with forms to acknowledge, resolve
+//!   and silence.
 //!
 //! Errors of the use cases become statuses through [`crate::error::ApiError`], the one
 //! place that maps them, and are then shown as HTML pages instead of JSON.
 
+mod alerts;
 mod capacity;
 mod chart;
 mod format;
@@ -29,7 +33,7 @@ mod records;
 mod topology;
 
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use cairn_app::AppError;
 use maud::Markup;
@@ -42,11 +46,32 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(overview::show))
         .route("/login", get(login::form).post(login::submit))
-        .route("/logout", axum::routing::post(login::logout))
+        .route("/logout", post(login::logout))
         .route("/ui/app.css", get(layout::stylesheet))
         .route("/ui/topology", get(topology::show))
         .route("/ui/metrics", get(metrics::explore))
         .route("/ui/capacity", get(capacity::show))
+        // The alerting pages come before `/ui/{kind}`; their fixed segments win over
+        // the fingerprint's.
+        .route("/ui/alerts", get(alerts::list))
+        .route(
+            "/ui/alerts/silences",
+            get(alerts::silences).post(alerts::create_silence),
+        )
+        .route(
+            "/ui/alerts/silences/{id}/expire",
+            post(alerts::expire_silence),
+        )
+        .route("/ui/alerts/rules", get(alerts::rules))
+        .route("/ui/alerts/oncall", get(alerts::oncall))
+        .route("/ui/alerts/notifications", get(alerts::notifications))
+        .route("/ui/alerts/{fingerprint}", get(alerts::detail))
+        .route("/ui/alerts/{fingerprint}/ack", post(alerts::acknowledge))
+        .route("/ui/alerts/{fingerprint}/resolve", post(alerts::resolve))
+        .route(
+            "/ui/alerts/{fingerprint}/silence",
+            post(alerts::silence_alert),
+        )
         .route("/ui/{kind}", get(records::list))
         .route("/ui/{kind}/{id}", get(records::detail))
 }

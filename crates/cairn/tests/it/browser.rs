@@ -88,9 +88,10 @@ impl Facts {
     }
 }
 
-/// A demo server with an operator and a merchant who can sign in to the UI.
+/// A demo server with an operator and a merchant who can sign in to the UI; it runs
+/// an alerting loop so that the alerting pages answer too.
 async fn server_with_users() -> (TestServer, Facts) {
-    let server = TestServer::start_demo().await;
+    let server = TestServer::builder().demo().alerting().build().await;
     let facts = Facts::of(&server).await;
     server.user(OPS.0, OPS.1, "app-ops", None).await;
     server
@@ -248,6 +249,19 @@ async fn ui_pages_answer_with_html_and_the_right_statuses() {
         "{html}"
     );
 
+    // The alerting pages answer for staff (`alerts_ui.rs` tells their story).
+    for path in [
+        "/ui/alerts",
+        "/ui/alerts/silences",
+        "/ui/alerts/rules",
+        "/ui/alerts/oncall",
+        "/ui/alerts/notifications",
+    ] {
+        let (status, html) = page(&server, &ops, path).await;
+        assert_eq!(status, 200, "{path}: {html}");
+        assert!(html.contains(r#"id="alert-tabs""#), "{path}");
+    }
+
     let (status, html) = page(&server, &ops, "/ui/topology").await;
     assert_eq!(status, 200);
     let services = facts.count("services") as usize;
@@ -288,6 +302,7 @@ async fn ui_pages_answer_with_html_and_the_right_statuses() {
     assert_eq!(page(&server, &shop, "/ui/hosts").await.0, 403);
     assert_eq!(page(&server, &shop, "/ui/pools").await.0, 403);
     assert_eq!(page(&server, &shop, "/ui/capacity").await.0, 403);
+    assert_eq!(page(&server, &shop, "/ui/alerts").await.0, 403);
     let (_, html) = page(&server, &shop, "/").await;
     assert!(!html.contains("pool-usage") && !html.contains(r#"href="/ui/hosts""#));
 
@@ -585,6 +600,25 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
     assert!(b.count("svg#topology path.edge").await as u64 >= facts.count("dependencies"));
     b.screenshot("ui-topology.png").await;
 
+    // An alert on a service, so the alerting pages have a problem and a table to fit.
+    let started = server
+        .app
+        .now()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (status, got) = server
+        .send_json(
+            reqwest::Method::POST,
+            "/alertmanager/api/v2/alerts",
+            ADMIN_TOKEN,
+            &json!([{"labels": {"alertname": "CheckoutErrors", "severity": "critical", "service": "svc-order"},
+                     "annotations": {"summary": "svc-order fails 12% of its checkouts"}, "startsAt": started}]),
+        )
+        .await;
+    assert_eq!(status, 200, "{got}");
+    let (_, alerts) = server.get_json("/api/v1/alerts", ADMIN_TOKEN).await;
+    let alert = format!("/ui/alerts/{}", alerts[0]["fingerprint"].as_str().unwrap());
+
     // On a phone the pages fit the screen; wide tables and the graph scroll inside.
     b.resize(360, 800).await;
     b.open("/").await;
@@ -607,6 +641,8 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
         "/ui/topology".into(),
         "/ui/promotions".into(),
         "/ui/capacity".into(),
+        "/ui/alerts".into(),
+        alert,
     ] {
         b.open(&path).await;
         assert_eq!(b.status().await, 200, "{path}");
@@ -615,6 +651,7 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
             "/ui/instances" => b.screenshot("ui-phone-list.png").await,
             "/ui/services/svc-order" => b.screenshot("ui-phone-service.png").await,
             "/ui/capacity" => b.screenshot("ui-phone-capacity-page.png").await,
+            "/ui/alerts" => b.screenshot("ui-phone-alerts.png").await,
             _ => {}
         }
     }

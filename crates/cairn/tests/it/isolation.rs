@@ -355,6 +355,14 @@ async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page()
         "/ui/topology".to_owned(),
         "/ui/capacity".to_owned(),
         "/ui/metrics".to_owned(),
+        // The alerting pages (this server runs no alerting loop: the role check
+        // comes first, so a merchant is refused either way).
+        "/ui/alerts".to_owned(),
+        "/ui/alerts/0123456789abcdef".to_owned(),
+        "/ui/alerts/silences".to_owned(),
+        "/ui/alerts/rules".to_owned(),
+        "/ui/alerts/oncall".to_owned(),
+        "/ui/alerts/notifications".to_owned(),
     ];
     for kind in cairn_domain::Kind::ALL {
         let plural = kind.plural();
@@ -390,6 +398,7 @@ async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page()
         );
         let infra = path == "/ui/capacity"
             || path == "/ui/metrics"
+            || path.starts_with("/ui/alerts")
             || cairn_domain::Kind::ALL.iter().any(|k| {
                 k.visibility() == cairn_domain::Visibility::Infrastructure
                     && path.starts_with(&format!("/ui/{}", k.plural()))

@@ -2,6 +2,7 @@
 //! against a real server on 127.0.0.1:0 with a real database.
 
 mod alerting;
+mod alerts_ui;
 mod api;
 mod bad_input;
 mod binary;
