@@ -213,6 +213,8 @@ impl App {
             done: total,
             total,
         });
+        let incidents = crate::incidents::demo::load(&mut tx, &cloud, self.now()).await?;
+        summary.extensions.push(("incidents".to_owned(), incidents));
         let loaded = crate::tickets::demo::load(&mut tx, today).await?;
         summary
             .extensions

@@ -5,6 +5,7 @@
 //! - [`capacity`]: the stock ledger, forecasts, stock-out dates, restock advice;
 //! - [`records`]: reading and writing the model under a principal's scope, with
 //!   validation, reference and topology checks, and the audit log;
+//! - [`incidents`]: declaring, paging, impact, timeline, updates, reviews;
 //! - [`import`]: all-or-nothing bulk import from JSON or CSV with a report of bad rows;
 //! - [`demo`]: loading the deterministic demo cloud;
 //! - [`overview`]: the summaries the overview page shows;
@@ -26,6 +27,7 @@ pub mod demo_telemetry;
 mod error;
 pub mod external;
 pub mod import;
+pub mod incidents;
 pub mod metrics;
 pub mod overview;
 pub mod records;

@@ -23,6 +23,7 @@ pub mod demo_sales;
 pub mod duration;
 pub mod error;
 pub mod id;
+pub mod incidents;
 pub mod kind;
 pub mod model;
 pub mod sla;

@@ -15,6 +15,7 @@
 
 mod documents;
 mod error;
+pub mod incidents;
 mod ledger;
 mod migrate;
 mod records;

@@ -37,6 +37,11 @@ const SQLITE: &[Migration] = &[
         name: "tickets",
         sql: include_str!("../migrations/sqlite/0005_tickets.sql"),
     },
+    Migration {
+        version: 6,
+        name: "incidents",
+        sql: include_str!("../migrations/sqlite/0006_incidents.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -64,6 +69,11 @@ const POSTGRES: &[Migration] = &[
         version: 5,
         name: "tickets",
         sql: include_str!("../migrations/postgres/0005_tickets.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "incidents",
+        sql: include_str!("../migrations/postgres/0006_incidents.sql"),
     },
 ];
 

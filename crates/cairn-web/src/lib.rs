@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 mod capacity;
 pub mod error;
+mod incidents;
 pub mod metrics;
 pub mod openapi;
 pub mod prom;
@@ -69,7 +70,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
             api::router()
                 .merge(capacity::router())
                 .merge(alerting::api_router())
-                .merge(tickets::router()),
+                .merge(tickets::router())
+                .merge(incidents::router()),
         )
         .nest("/alertmanager", alerting::alertmanager_router())
         .merge(alerting::link_router())

@@ -18,6 +18,7 @@ pub fn document() -> Value {
         .chain(crate::capacity::ROUTES)
         .chain(crate::alerting::ROUTES)
         .chain(crate::tickets::ROUTES)
+        .chain(crate::incidents::ROUTES)
         .chain(crate::prom::ROUTES)
     {
         let mut op = json!({
@@ -31,7 +32,7 @@ pub fn document() -> Value {
             }],
             "responses": responses(json!({"type": "object"}), "200"),
         });
-        let params: Vec<Value> = ["name", "id", "att"]
+        let params: Vec<Value> = ["name", "id", "att", "action"]
             .iter()
             .filter(|p| path.contains(&format!("{{{p}}}")))
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
@@ -205,6 +206,20 @@ mod tests {
             /api/v1/hosts/import post
             /api/v1/hosts/{id} delete,get,put
             /api/v1/inbox get
+            /api/v1/incident-numbers get
+            /api/v1/incidents get,post
+            /api/v1/incidents/{id} get
+            /api/v1/incidents/{id}/ack post
+            /api/v1/incidents/{id}/actions post
+            /api/v1/incidents/{id}/actions/{action}/done post
+            /api/v1/incidents/{id}/alerts post
+            /api/v1/incidents/{id}/impact post
+            /api/v1/incidents/{id}/notes post
+            /api/v1/incidents/{id}/review put
+            /api/v1/incidents/{id}/roles post
+            /api/v1/incidents/{id}/severity post
+            /api/v1/incidents/{id}/status post
+            /api/v1/incidents/{id}/updates post
             /api/v1/instances get,post
             /api/v1/instances/import post
             /api/v1/instances/{id} delete,get,put
@@ -251,6 +266,7 @@ mod tests {
             /api/v1/services get,post
             /api/v1/services/import post
             /api/v1/services/{id} delete,get,put
+            /api/v1/severity-definitions get,put
             /api/v1/silences get,post
             /api/v1/silences/{id} delete
             /api/v1/sla-policy get

@@ -170,6 +170,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ))
     });
     let alerting_loop = tokio::spawn(cairn_app::alerting::run(app.clone(), stop_rx.clone()));
+    // In the demo, problems along the chain declare incidents on their own, so the
+    // injected faults show the whole loop.
+    let incidents_loop = tokio::spawn(cairn_app::incidents::run(
+        app.clone(),
+        std::time::Duration::from_secs(30),
+        s.demo,
+        stop_rx.clone(),
+    ));
     let tickets_loop = tokio::spawn(cairn_app::tickets::run(
         app.clone(),
         std::time::Duration::from_secs(30),
@@ -197,6 +205,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = compactor.await;
     let _ = alerting_loop.await;
     let _ = tickets_loop.await;
+    let _ = incidents_loop.await;
     if let Some(t) = telemetry {
         let _ = t.await;
     }

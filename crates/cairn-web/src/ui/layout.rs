@@ -33,6 +33,8 @@ const NAV: &[(&str, &str, Option<Kind>)] = &[
     ("Metrics", "/ui/metrics", Some(Kind::Host)),
     // Alerts are about the platform's infrastructure too; merchants may not read them.
     ("Alerts", "/ui/alerts", Some(Kind::Host)),
+    // Everyone: staff run incidents, merchants follow those that hurt them.
+    ("Incidents", "/ui/incidents", None),
     ("Promotions", "/ui/promotions", Some(Kind::Promotion)),
 ];
 

@@ -15,7 +15,9 @@
 //! - [`metrics`]: the metrics explorer, with [`chart`]'s server-drawn SVG line charts;
 //! - [`alerts`]: problems and alerts with their impact and charts, silences, rules,
 //!   on-call schedules and the notification log, with forms to acknowledge, resolve
-//!   and silence.
+//!   and silence;
+//! - [`incidents`]: incidents for the on-call's phone — declare, acknowledge, update,
+//!   resolve — with the timeline, the review and its action items, and the numbers.
 //!
 //! Errors of the use cases become statuses through [`crate::error::ApiError`], the one
 //! place that maps them, and are then shown as HTML pages instead of JSON.
@@ -24,6 +26,7 @@ mod alerts;
 mod capacity;
 mod chart;
 mod format;
+mod incidents;
 mod layout;
 pub use layout::html_response;
 mod login;
@@ -71,6 +74,25 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/alerts/{fingerprint}/silence",
             post(alerts::silence_alert),
+        )
+        .route(
+            "/ui/incidents",
+            get(incidents::list).post(incidents::declare),
+        )
+        .route("/ui/incidents/numbers", get(incidents::numbers))
+        .route("/ui/incidents/{id}", get(incidents::detail))
+        .route("/ui/incidents/{id}/ack", post(incidents::acknowledge))
+        .route("/ui/incidents/{id}/status", post(incidents::status))
+        .route("/ui/incidents/{id}/severity", post(incidents::severity))
+        .route("/ui/incidents/{id}/roles", post(incidents::role))
+        .route("/ui/incidents/{id}/notes", post(incidents::note))
+        .route("/ui/incidents/{id}/updates", post(incidents::update))
+        .route("/ui/incidents/{id}/impact", post(incidents::impact))
+        .route("/ui/incidents/{id}/review", post(incidents::review))
+        .route("/ui/incidents/{id}/actions", post(incidents::action))
+        .route(
+            "/ui/incidents/{id}/actions/{action}/done",
+            post(incidents::action_done),
         )
         .route("/ui/{kind}", get(records::list))
         .route("/ui/{kind}/{id}", get(records::detail))

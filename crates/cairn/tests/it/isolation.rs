@@ -231,6 +231,25 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
                 ("get", "/api/v1/sla-policy" | "/api/v1/inbox") => {
                     assert_eq!(status, 200, "{what}")
                 }
+                // Incidents: the ones that hurt the merchant, with their merchant updates.
+                ("get", "/api/v1/incidents") => {
+                    assert_eq!(status, 200, "{what}");
+                    let list: Value = serde_json::from_str(&text).unwrap();
+                    for i in list.as_array().unwrap() {
+                        assert!(
+                            i.get("timeline").is_none() && i.get("impact").is_none(),
+                            "{what}"
+                        );
+                    }
+                }
+                (_, p) if p.starts_with("/api/v1/incidents/{id}") => {
+                    assert!(matches!(status, 400 | 403 | 404), "{what}")
+                }
+                ("post", "/api/v1/incidents") => assert_eq!(status, 403, "{what}"),
+                ("get", "/api/v1/severity-definitions") => assert_eq!(status, 200, "{what}"),
+                (_, "/api/v1/severity-definitions" | "/api/v1/incident-numbers") => {
+                    assert_eq!(status, 403, "{what}")
+                }
                 // Capacity is the platform's infrastructure, even for catalogue kinds.
                 (_, p)
                     if p.ends_with("/forecast")

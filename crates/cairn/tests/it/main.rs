@@ -9,6 +9,7 @@ mod binary;
 mod browser;
 mod capacity;
 mod external;
+mod incidents;
 mod isolation;
 mod metrics;
 mod prom_parity;

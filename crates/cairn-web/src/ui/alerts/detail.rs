@@ -401,6 +401,13 @@ pub(super) fn detail_page(
                     button #silence-button .secondary type="submit" { "Silence for 2h" }
                 }
                 a href=(silence_link) #silence-other { "Silence with other matchers…" }
+                @if a.status == "firing" {
+                    form method="post" action="/ui/incidents" #declare-from-alert {
+                        input type="hidden" name="alert" value=(a.fingerprint);
+                        input type="hidden" name="title" value=(a.annotations.get("summary").cloned().unwrap_or_else(|| a.name.clone()));
+                        button .secondary type="submit" { "Declare incident" }
+                    }
+                }
             }
             section .related #alert-labels aria-labelledby="labels-title" {
                 h2 #labels-title { "Labels" }

@@ -142,6 +142,16 @@ fn problems_section(now: Timestamp, problems: &[&ProblemView]) -> Markup {
                             }
                         }
                     }
+                    // One click: the problem's alerts attached, its root first among
+                    // the services, the severity suggested from its impact.
+                    form method="post" action="/ui/incidents" .declare-from {
+                        input type="hidden" name="problem" value=(pr.id);
+                        input type="hidden" name="title" value=(match &pr.root {
+                            Some(root) => format!("{} failing ({})", pr.root_name.as_deref().unwrap_or(root.as_str()), plural(pr.alerts.len(), "alert")),
+                            None => format!("{} on no known service", plural(pr.alerts.len(), "alert")),
+                        });
+                        button type="submit" .secondary { "Declare incident" }
+                    }
                 }
             }
         }
