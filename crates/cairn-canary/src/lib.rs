@@ -15,7 +15,7 @@
 //!
 //! Three layers, each usable alone:
 //!
-//! - [`mann_whitney`]: the Mann–Whitney U test with the Hodges–Lehmann estimate of
+//! - [`mod@mann_whitney`]: the Mann–Whitney U test with the Hodges–Lehmann estimate of
 //!   the shift and its distribution-free confidence interval, following R's
 //!   `wilcox.test` (exact for small tie-free samples, normal with tie and continuity
 //!   corrections otherwise). [`normal`] holds the normal distribution it needs.
@@ -24,7 +24,7 @@
 //!   the interval of the shift lies wholly beyond zero, as Kayenta does. The class
 //!   reports what the data show in both directions; whether it *fails* depends on
 //!   the metric's direction, so a latency that fell passes.
-//! - [`score`]: the weighted share of passing metrics against thresholds, with
+//! - [`mod@score`]: the weighted share of passing metrics against thresholds, with
 //!   critical metrics that fail everything and "no data" that pauses.
 //!
 //! # Why a rank test
@@ -47,14 +47,18 @@
 //! - **Inputs never fail a judgement**: NaN and infinite values are dropped, too few
 //!   values make a metric `NoData`. Only invalid configuration is an error.
 
+mod config;
 mod error;
 mod format;
 pub mod judge;
 pub mod mann_whitney;
 pub mod normal;
+pub mod score;
 #[cfg(test)]
 mod testkit;
 
+pub use config::{CanaryConfig, Samples};
 pub use error::CanaryError;
 pub use judge::{classify, Class, Direction, MetricSpec, MetricVerdict};
 pub use mann_whitney::{mann_whitney, MannWhitney, Method};
+pub use score::{score, Decision, Judgement, Thresholds};
