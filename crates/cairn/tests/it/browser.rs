@@ -522,6 +522,35 @@ impl Browser {
         }
     }
 
+    async fn click(&self, css: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{css} cannot be clicked: {e}"));
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    async fn wait_for(&self, css: &str) {
+        self.c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"));
+    }
+
     async fn resize(&self, width: u32, height: u32) {
         self.c.set_window_size(width, height).await.unwrap();
     }
@@ -617,7 +646,7 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
         .await;
     assert_eq!(status, 200, "{got}");
     let (_, alerts) = server.get_json("/api/v1/alerts", ADMIN_TOKEN).await;
-    let alert = format!("/ui/alerts/{}", alerts[0]["fingerprint"].as_str().unwrap());
+    let alert_page = format!("/ui/alerts/{}", alerts[0]["fingerprint"].as_str().unwrap());
 
     // On a phone the pages fit the screen; wide tables and the graph scroll inside.
     b.resize(360, 800).await;
@@ -642,7 +671,8 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
         "/ui/promotions".into(),
         "/ui/capacity".into(),
         "/ui/alerts".into(),
-        alert,
+        "/ui/incidents".into(),
+        alert_page.clone(),
     ] {
         b.open(&path).await;
         assert_eq!(b.status().await, 200, "{path}");
@@ -655,6 +685,42 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
             _ => {}
         }
     }
+
+    // The on-call runs an incident from the phone: declares it from the alert in one
+    // tap, acknowledges the page, posts an update for the merchants hurt, resolves.
+    b.open(&alert_page).await;
+    b.click("#declare-from-alert button").await;
+    b.wait_for("#incident-title").await;
+    b.assert_no_horizontal_overflow("the new incident").await;
+    assert_eq!(b.attr("#flash", "data-done").await, "declared");
+    assert!(b.text("#incident-title").await.contains("svc-order fails"));
+    assert!(b.count("#timeline-entries li[data-kind=paged]").await >= 1);
+    b.screenshot("ui-phone-incident.png").await;
+    b.click("#ack").await;
+    b.wait_for("#acked").await;
+    b.type_into(
+        "#update-body",
+        "结账失败已定位到 svc-order 的一个版本，正在回滚。",
+    )
+    .await;
+    b.c.find(Locator::Css("#update-audience option[value=merchants]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.click("#update-submit").await;
+    b.wait_for("#flash[data-done=updated]").await;
+    assert!(b.text("#timeline-entries").await.contains("正在回滚"));
+    b.click("#to-resolved").await;
+    b.wait_for("#incident-state [data-status=resolved]").await;
+    b.assert_no_horizontal_overflow("the resolved incident")
+        .await;
+    b.screenshot("ui-phone-incident-resolved.png").await;
+    b.open("/ui/incidents/numbers").await;
+    assert_eq!(b.status().await, 200);
+    b.assert_no_horizontal_overflow("the incident numbers")
+        .await;
 
     // Signing out ends the session; the overview then asks to sign in.
     b.c.find(Locator::Css("#sign-out"))

@@ -369,3 +369,240 @@ async fn a_problem_of_several_alerts_declares_an_incident_on_its_own_when_asked(
     assert_eq!(status, 400, "{got}");
     assert_eq!(got["error"]["field"], "alerts");
 }
+
+/// Posts a form as the signed-in user: the status and where it redirects.
+async fn submit(s: &TestServer, cookie: &str, path: &str, body: &str) -> (u16, String) {
+    let res = crate::support::post_form(s, path, body, Some(cookie)).await;
+    let status = res.status().as_u16();
+    let to = res
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, to)
+}
+
+#[tokio::test]
+async fn the_incident_pages_run_an_incident_through_forms_and_show_merchants_their_own_only() {
+    use crate::support::{page, sign_in};
+    let s = TestServer::builder().demo().alerting().build().await;
+    s.user("ops-inc", "ops-password-1", "base-ops", None).await;
+    let ops = sign_in(&s, ("ops-inc", "ops-password-1")).await;
+    order_chain_fails(&s).await;
+
+    // The problem on the alerts page offers to declare it in one click.
+    let (status, html) = page(&s, &ops, "/ui/alerts").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"action="/ui/incidents""#), "{html}");
+    let (_, problems) = s.get_json("/api/v1/problems", ADMIN_TOKEN).await;
+    let problem = problems[0]["id"].as_str().unwrap().to_owned();
+
+    // A form without a title is refused and says which field is wrong.
+    let (status, html) = {
+        let res =
+            crate::support::post_form(&s, "/ui/incidents", "title=&severity=", Some(&ops)).await;
+        (res.status().as_u16(), res.text().await.unwrap())
+    };
+    assert_eq!(status, 422);
+    assert!(html.contains("title"), "{html}");
+
+    let (status, to) = submit(
+        &s,
+        &ops,
+        "/ui/incidents",
+        &format!("problem={problem}&title=Orders+fail&severity="),
+    )
+    .await;
+    assert_eq!(status, 303, "{to}");
+    assert!(
+        to.starts_with("/ui/incidents/inc-") && to.ends_with("?done=declared"),
+        "{to}"
+    );
+    let base = to.split('?').next().unwrap().to_owned();
+    let id = base.rsplit('/').next().unwrap().to_owned();
+    let (status, html) = page(&s, &ops, &to).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Orders fail") && html.contains(r#"id="ack""#));
+    assert!(
+        html.contains("svc-order-db"),
+        "the problem's root is among the services"
+    );
+
+    // Acknowledge, a merchant update, a decision, a severity change with its reason.
+    assert_eq!(submit(&s, &ops, &format!("{base}/ack"), "").await.0, 303);
+    assert_eq!(
+        submit(
+            &s,
+            &ops,
+            &format!("{base}/updates"),
+            "body=Orders+are+slow%3B+we+are+on+it&kind=merchants"
+        )
+        .await
+        .0,
+        303
+    );
+    assert_eq!(
+        submit(
+            &s,
+            &ops,
+            &format!("{base}/notes"),
+            "body=Fail+over+the+order+database&kind=decision"
+        )
+        .await
+        .0,
+        303
+    );
+    assert_eq!(
+        submit(&s, &ops, &format!("{base}/severity"), "severity=p1&reason=")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        submit(
+            &s,
+            &ops,
+            &format!("{base}/severity"),
+            "severity=p1&reason=VIPs+hit"
+        )
+        .await
+        .0,
+        303
+    );
+    assert_eq!(
+        submit(
+            &s,
+            &ops,
+            &format!("{base}/impact"),
+            "merchants=many&reason=x"
+        )
+        .await
+        .0,
+        400
+    );
+    let (_, html) = page(&s, &ops, &base).await;
+    assert!(html.contains(r#"id="acked""#) && html.contains("Fail over the order database"));
+    assert!(html.contains(r#"data-severity="p1""#));
+
+    // A merchant hurt by it sees the merchant update and nothing internal; another
+    // merchant gets a 404 for the same page.
+    let (_, detail) = s
+        .get_json(&format!("/api/v1/incidents/{id}"), ADMIN_TOKEN)
+        .await;
+    let hurt = detail["incident"]["impact"]["merchants"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.user("shop-hurt", "shop-password-1", "merchant", Some(&hurt))
+        .await;
+    let shop = sign_in(&s, ("shop-hurt", "shop-password-1")).await;
+    let (status, html) = page(&s, &shop, &base).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Orders are slow") && !html.contains("Fail over the order database"));
+    let (_, list) = page(&s, &shop, "/ui/incidents").await;
+    assert!(list.contains(&id) && !list.contains("Declare an incident"));
+    assert_eq!(submit(&s, &shop, &format!("{base}/ack"), "").await.0, 403);
+    assert_eq!(page(&s, &shop, "/ui/incidents/numbers").await.0, 403);
+    let (_, merchants) = s
+        .get_json("/api/v1/merchants?limit=1000", ADMIN_TOKEN)
+        .await;
+    let other = merchants["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .find(|m| {
+            !detail["incident"]["impact"]["merchants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == m)
+        })
+        .unwrap();
+    s.user("shop-other", "shop-password-2", "merchant", Some(&other))
+        .await;
+    let stranger = sign_in(&s, ("shop-other", "shop-password-2")).await;
+    let (status, html) = page(&s, &stranger, &base).await;
+    assert_eq!(status, 404);
+    assert!(!html.contains("Orders fail"));
+
+    // Resolve, write the review, add an action item and finish it: the review is
+    // complete and the incident may be marked reviewed.
+    assert_eq!(
+        submit(&s, &ops, &format!("{base}/status"), "status=resolved&note=")
+            .await
+            .0,
+        303
+    );
+    assert_eq!(
+        submit(&s, &ops, &format!("{base}/status"), "status=reviewed&note=")
+            .await
+            .0,
+        422
+    );
+    let review = "summary=Orders+failed&impact=40+minutes&root_cause=Disk+full&cause_category=capacity\
+        &contributing_factors=No+disk+alert%0D%0ANo+runbook&went_well=Fast+page&went_badly=Slow+failover&responsible_team=dba";
+    assert_eq!(
+        submit(&s, &ops, &format!("{base}/review"), review).await.0,
+        303
+    );
+    assert_eq!(
+        submit(
+            &s,
+            &ops,
+            &format!("{base}/actions"),
+            "title=Disk+alert&owner=li.na&due=2026-12-01&links=T-1"
+        )
+        .await
+        .0,
+        303
+    );
+    assert_eq!(
+        submit(
+            &s,
+            &ops,
+            &format!("{base}/actions"),
+            "title=x&owner=y&due=tomorrow"
+        )
+        .await
+        .0,
+        400
+    );
+    let (_, html) = page(&s, &ops, &base).await;
+    assert!(html.contains(r#"id="review-complete""#), "{html}");
+    let (_, detail) = s
+        .get_json(&format!("/api/v1/incidents/{id}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(
+        detail["incident"]["review"]["contributing_factors"],
+        json!(["No disk alert", "No runbook"])
+    );
+    let action = detail["incident"]["actions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        submit(&s, &ops, &format!("{base}/actions/{action}/done"), "")
+            .await
+            .0,
+        303
+    );
+    assert_eq!(
+        submit(&s, &ops, &format!("{base}/status"), "status=reviewed&note=")
+            .await
+            .0,
+        303
+    );
+
+    // The numbers page, by week and by month; a bad period is a 400 naming it.
+    let (status, html) = page(&s, &ops, "/ui/incidents/numbers").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="total-mtta""#) && html.contains("dba"));
+    assert_eq!(
+        page(&s, &ops, "/ui/incidents/numbers?by=month").await.0,
+        200
+    );
+    let (status, html) = page(&s, &ops, "/ui/incidents/numbers?by=year").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("by: must be week or month"));
+}
