@@ -22,6 +22,7 @@
 pub mod alerting;
 pub mod auth;
 pub mod capacity;
+pub mod changes;
 pub mod demo;
 pub mod demo_telemetry;
 mod error;
@@ -66,6 +67,8 @@ pub struct App {
     pub model_cache: Arc<alerting::model::ModelCache>,
     /// The tickets loop (search index, attachments), when this server runs one.
     pub tickets: Option<Arc<tickets::Tickets>>,
+    /// Serialises changes to one change request within this process.
+    pub change_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl App {
@@ -78,6 +81,7 @@ impl App {
             alerting: None,
             model_cache: Arc::default(),
             tickets: None,
+            change_lock: Arc::default(),
         }
     }
 

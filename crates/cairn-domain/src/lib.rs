@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod capacity;
+pub mod changes;
 pub mod clock;
 pub mod demo;
 pub mod demo_metrics;

@@ -9,6 +9,7 @@ pub mod alerting;
 pub mod api;
 pub mod auth;
 mod capacity;
+mod changes;
 pub mod error;
 mod incidents;
 pub mod metrics;
@@ -71,7 +72,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
                 .merge(capacity::router())
                 .merge(alerting::api_router())
                 .merge(tickets::router())
-                .merge(incidents::router()),
+                .merge(incidents::router())
+                .merge(changes::router()),
         )
         .nest("/alertmanager", alerting::alertmanager_router())
         .merge(alerting::link_router())

@@ -19,6 +19,7 @@ pub fn document() -> Value {
         .chain(crate::alerting::ROUTES)
         .chain(crate::tickets::ROUTES)
         .chain(crate::incidents::ROUTES)
+        .chain(crate::changes::ROUTES)
         .chain(crate::prom::ROUTES)
     {
         let mut op = json!({
@@ -32,7 +33,7 @@ pub fn document() -> Value {
             }],
             "responses": responses(json!({"type": "object"}), "200"),
         });
-        let params: Vec<Value> = ["name", "id", "att", "action"]
+        let params: Vec<Value> = ["name", "id", "att", "action", "batch"]
             .iter()
             .filter(|p| path.contains(&format!("{{{p}}}")))
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))

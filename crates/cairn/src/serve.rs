@@ -183,6 +183,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::time::Duration::from_secs(30),
         stop_rx.clone(),
     ));
+    // Gray releases move on every few seconds: batches, callbacks, gates.
+    let changes_loop = tokio::spawn(cairn_app::changes::run(
+        app.clone(),
+        std::time::Duration::from_secs(5),
+        stop_rx.clone(),
+    ));
     let compactor = tokio::spawn(compact_every_minute(metrics.clone(), stop_rx));
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
@@ -206,6 +212,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = alerting_loop.await;
     let _ = tickets_loop.await;
     let _ = incidents_loop.await;
+    let _ = changes_loop.await;
     if let Some(t) = telemetry {
         let _ = t.await;
     }

@@ -51,6 +51,11 @@ impl ModelSnapshot {
         seen.into_iter().collect()
     }
 
+    /// How many services depend on `s`, directly or through others.
+    pub fn dependants(&self, s: &str) -> usize {
+        self.upstream(s).len()
+    }
+
     pub fn service_name(&self, id: &str) -> Option<String> {
         self.services.get(id).map(|(n, _)| n.clone())
     }

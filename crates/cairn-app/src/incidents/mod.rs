@@ -457,19 +457,59 @@ impl App {
         Ok(incident)
     }
 
-    /// "What changed?": the change records of the affected services in the hours
-    /// before. cairn has no change records yet (the changes loop is not built), and
-    /// the timeline says so once.
+    /// "What changed?": the changes started on the affected services or hosts in
+    /// the six hours before, each with its batches and gate verdicts.
     async fn what_changed(&self, i: &Incident, now: cairn_domain::Timestamp) -> Vec<TimelineEntry> {
-        vec![entry(
-            &i.id,
-            now,
-            "cairn",
-            "change",
-            true,
-            "no change records to show: cairn's changes loop is not built yet",
-            Value::Null,
-        )]
+        let from = now - time::Duration::hours(6);
+        let changes = self
+            .changes_between(&i.impact.services, &i.impact.hosts, from, now)
+            .await
+            .unwrap_or_default();
+        if changes.is_empty() {
+            return vec![entry(
+                &i.id,
+                now,
+                "cairn",
+                "change",
+                true,
+                "what changed? no change started on these services or hosts in the 6 hours before",
+                Value::Null,
+            )];
+        }
+        changes
+            .iter()
+            .map(|c| {
+                let gates: Vec<String> = c
+                    .batches
+                    .iter()
+                    .filter_map(|b| {
+                        b.judgement
+                            .as_ref()
+                            .map(|j| format!("{}: {:?} ({:.0})", b.name, j.decision, j.score))
+                    })
+                    .collect();
+                entry(
+                    &i.id,
+                    c.started_at().unwrap_or(now),
+                    &c.requested_by,
+                    "change",
+                    true,
+                    format!(
+                        "what changed? {} \"{}\" ({}, {}){}",
+                        c.id,
+                        c.title,
+                        c.change_type.as_str(),
+                        c.state.as_str(),
+                        if gates.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; gates: {}", gates.join(", "))
+                        }
+                    ),
+                    json!({"change": c.id}),
+                )
+            })
+            .collect()
     }
 
     /// Incidents as `p` sees them, newest first: staff all, merchants those that hurt
