@@ -94,7 +94,7 @@ impl App {
                 declared_at: i.declared_at,
             })
             .collect();
-        out.sort_by(|a, b| b.declared_at.cmp(&a.declared_at));
+        out.sort_by_key(|i| std::cmp::Reverse(i.declared_at));
         Ok(out)
     }
 }

@@ -117,7 +117,9 @@ fn user_name(p: &Principal) -> &str {
 /// something happened.
 fn flash(done: Option<&str>) -> Markup {
     let text = match done {
-        Some("filed") => "Ticket filed. Support will answer here; you will find it in your inbox too.",
+        Some("filed") => {
+            "Ticket filed. Support will answer here; you will find it in your inbox too."
+        }
         Some("commented") => "Comment added.",
         Some("status") => "Status changed.",
         Some("assigned") => "Assignment changed.",
@@ -181,7 +183,9 @@ fn sla_clock(name: &str, c: &Clock, now: Timestamp) -> Markup {
     let detail = match c.state {
         ClockState::Breached => format!(
             "{} over",
-            span(time::Duration::minutes(c.elapsed_minutes - c.target_minutes))
+            span(time::Duration::minutes(
+                c.elapsed_minutes - c.target_minutes
+            ))
         ),
         ClockState::Running | ClockState::Warning | ClockState::Paused => match c.due_at {
             Some(due) if due > now => format!("{} left", span(due - now)),
@@ -354,7 +358,10 @@ mod tests {
             due_at: Some(now),
         };
         let got = sla_clock("resolution", &breached, now).into_string();
-        assert!(got.contains("badge crit") && got.contains("1h 30m over"), "{got}");
+        assert!(
+            got.contains("badge crit") && got.contains("1h 30m over"),
+            "{got}"
+        );
     }
 
     #[test]
@@ -363,7 +370,12 @@ mod tests {
         assert!(m.contains("/ui/tickets/new") && !m.contains("tab=app-ops"));
         assert!(!m.contains("/ui/tickets/backlog"));
         let s = tabs(&principal(Role::Support), "/ui/tickets?tab=mine").into_string();
-        for t in ["tab=support", "tab=app-ops", "tab=base-ops", "tab=developers"] {
+        for t in [
+            "tab=support",
+            "tab=app-ops",
+            "tab=base-ops",
+            "tab=developers",
+        ] {
             assert!(s.contains(t), "{t}");
         }
         assert!(s.contains(r#"<a href="/ui/tickets?tab=mine" aria-current="page">"#));
@@ -389,7 +401,9 @@ mod tests {
                 seen: true,
             },
         ];
-        let page = inbox_page(&principal(Role::Support), &items).body.into_string();
+        let page = inbox_page(&principal(Role::Support), &items)
+            .body
+            .into_string();
         assert!(page.contains(r#"<a href="/ui/tickets/t-1">New ticket t-1: &lt;RDS&gt; 密码</a>"#));
         assert!(page.contains("1 new since you last looked"));
         assert_eq!(page.matches(r#"data-seen="false""#).count(), 1);
@@ -397,7 +411,9 @@ mod tests {
 
     #[test]
     fn only_known_form_outcomes_are_announced() {
-        assert!(flash(Some("deflected")).into_string().contains("Nothing was filed"));
+        assert!(flash(Some("deflected"))
+            .into_string()
+            .contains("Nothing was filed"));
         assert_eq!(flash(Some("<script>")).into_string(), "");
     }
 }

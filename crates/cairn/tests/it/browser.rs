@@ -91,7 +91,12 @@ impl Facts {
 /// A demo server with an operator and a merchant who can sign in to the UI; it runs
 /// an alerting loop so that the alerting pages answer too.
 async fn server_with_users() -> (TestServer, Facts) {
-    let server = TestServer::builder().demo().alerting().tickets().build().await;
+    let server = TestServer::builder()
+        .demo()
+        .alerting()
+        .tickets()
+        .build()
+        .await;
     let facts = Facts::of(&server).await;
     server.user(OPS.0, OPS.1, "app-ops", None).await;
     server

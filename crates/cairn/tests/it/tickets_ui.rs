@@ -105,7 +105,12 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
         &shop,
         &format!(
             "/ui/tickets/new?{}",
-            form(&[("title", "忘记了 RDS 密码"), ("body", "怎么重置"), ("category", "database"), ("priority", "p3")])
+            form(&[
+                ("title", "忘记了 RDS 密码"),
+                ("body", "怎么重置"),
+                ("category", "database"),
+                ("priority", "p3")
+            ])
         ),
     )
     .await;
@@ -121,7 +126,10 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
         &form(&[("article_id", &public), ("draft", "忘记了 RDS 密码")]),
     )
     .await;
-    assert_eq!((status, to.as_str()), (303, format!("/ui/kb/{public}?done=deflected").as_str()));
+    assert_eq!(
+        (status, to.as_str()),
+        (303, format!("/ui/kb/{public}?done=deflected").as_str())
+    );
     let (status, html) = page(&s, &shop, &format!("/ui/kb/{public}?done=deflected")).await;
     assert_eq!(status, 200);
     assert!(html.contains("<strong>重置密码</strong>") && !html.contains("<script>alert"));
@@ -133,17 +141,28 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
         &s,
         &shop,
         "/ui/tickets",
-        &form(&[("title", "RDS 连接数满了 too many connections"), ("body", "订单库连不上"), ("category", "database"), ("priority", "p2")]),
+        &form(&[
+            ("title", "RDS 连接数满了 too many connections"),
+            ("body", "订单库连不上"),
+            ("category", "database"),
+            ("priority", "p2"),
+        ]),
     )
     .await;
     assert_eq!(status, 303, "{to}");
-    assert!(to.starts_with("/ui/tickets/t-") && to.ends_with("?done=filed"), "{to}");
+    assert!(
+        to.starts_with("/ui/tickets/t-") && to.ends_with("?done=filed"),
+        "{to}"
+    );
     let ticket = to.trim_end_matches("?done=filed").to_owned();
     let (status, html) = page(&s, &shop, &to).await;
     assert_eq!(status, 200);
     assert!(html.contains("RDS 连接数满了") && html.contains(r#"id="flash""#));
     assert!(html.contains(r#"data-clock="first response""#));
-    assert!(!html.contains("escalate-form"), "merchants do not work tickets");
+    assert!(
+        !html.contains("escalate-form"),
+        "merchants do not work tickets"
+    );
     let (_, list) = page(&s, &shop, "/ui/tickets").await;
     assert!(list.contains(&ticket));
 
@@ -174,7 +193,13 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
     let (status, html) = page(&s, &shop, &theirs).await;
     assert_eq!(status, 404);
     assert!(!html.contains("cannot scale"));
-    let (status, _) = submit(&s, &shop, &format!("{theirs}/comments"), &form(&[("body", "hi")])).await;
+    let (status, _) = submit(
+        &s,
+        &shop,
+        &format!("{theirs}/comments"),
+        &form(&[("body", "hi")]),
+    )
+    .await;
     assert_eq!(status, 404);
 
     // Support sees the ticket in its queue and its inbox, answers, notes internally.
@@ -187,7 +212,10 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
     assert!(html.contains("new since you last looked"));
     let (_, again) = page(&s, &support, "/ui/inbox").await;
     assert!(again.contains("Nothing new."), "reading marks them read");
-    for (body, visibility) in [("请重启实例后再试", "merchant"), ("内部备注 secret db note", "internal")] {
+    for (body, visibility) in [
+        ("请重启实例后再试", "merchant"),
+        ("内部备注 secret db note", "internal"),
+    ] {
         let (status, to) = submit(
             &s,
             &support,
@@ -208,14 +236,23 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
     assert!(html.contains("visibility"));
 
     // Escalation needs a reason.
-    let (status, html) = submit(&s, &support, &format!("{ticket}/escalate"), &form(&[("reason", " ")])).await;
+    let (status, html) = submit(
+        &s,
+        &support,
+        &format!("{ticket}/escalate"),
+        &form(&[("reason", " ")]),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(html.contains("reason"), "{html}");
     let (status, to) = submit(
         &s,
         &support,
         &format!("{ticket}/escalate"),
-        &form(&[("reason", "connection limit needs an ops change"), ("to", "")]),
+        &form(&[
+            ("reason", "connection limit needs an ops change"),
+            ("to", ""),
+        ]),
     )
     .await;
     assert_eq!((status, to), (303, format!("{ticket}?done=escalated")));
@@ -236,7 +273,10 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
         .http
         .post(s.url(&format!("{ticket}/attachments")))
         .header(COOKIE, &support)
-        .header(CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(body)
         .send()
         .await
@@ -249,7 +289,10 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
         .http
         .post(s.url(&format!("{ticket}/attachments")))
         .header(COOKIE, &support)
-        .header(CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(format!("--{boundary}--\r\n"))
         .send()
         .await
@@ -264,13 +307,22 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
     assert!(!html.contains(r#"id="context""#));
 
     // Resolved, it becomes a draft article (staff only).
-    let (status, _) = submit(&s, &support, &format!("{ticket}/status"), &form(&[("status", "resolved")])).await;
+    let (status, _) = submit(
+        &s,
+        &support,
+        &format!("{ticket}/status"),
+        &form(&[("status", "resolved")]),
+    )
+    .await;
     assert_eq!(status, 303);
     let (status, _) = submit(&s, &shop, &format!("{ticket}/article"), "").await;
     assert_eq!(status, 403);
     let (status, to) = submit(&s, &support, &format!("{ticket}/article"), "").await;
     assert_eq!(status, 303);
-    assert!(to.starts_with("/ui/kb/kb-") && to.ends_with("/edit?done=drafted"), "{to}");
+    assert!(
+        to.starts_with("/ui/kb/kb-") && to.ends_with("/edit?done=drafted"),
+        "{to}"
+    );
     let (status, html) = page(&s, &support, &to).await;
     assert_eq!(status, 200);
     assert!(html.contains("RDS 连接数满了"));
@@ -278,18 +330,27 @@ async fn merchants_and_support_work_tickets_and_the_knowledge_base_through_the_p
     // The knowledge base finds the Chinese article by a Chinese word, highlighted.
     let (status, html) = page(&s, &shop, &format!("/ui/kb?{}", form(&[("q", "密码")]))).await;
     assert_eq!(status, 200);
-    assert!(html.contains(&format!(r#"href="/ui/kb/{public}""#)), "{html}");
+    assert!(
+        html.contains(&format!(r#"href="/ui/kb/{public}""#)),
+        "{html}"
+    );
     assert!(html.contains("<mark>密码</mark>"), "{html}");
     assert!(!html.contains("internals runbook"));
     let (_, html) = page(&s, &support, &format!("/ui/kb?{}", form(&[("q", "密码")]))).await;
-    assert!(html.contains("internals runbook"), "staff find internal articles");
+    assert!(
+        html.contains("internals runbook"),
+        "staff find internal articles"
+    );
     assert_eq!(page(&s, &shop, "/ui/kb?kind=everything&q=x").await.0, 400);
 
     // Numbers: staff only, and the deflection is counted.
     assert_eq!(page(&s, &shop, "/ui/tickets/numbers").await.0, 403);
     let (status, html) = page(&s, &support, "/ui/tickets/numbers").await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains(r#"id="total-deflections" data-count="1""#), "{html}");
+    assert!(
+        html.contains(r#"id="total-deflections" data-count="1""#),
+        "{html}"
+    );
     let (status, html) = page(&s, &support, "/ui/tickets/numbers?by=week&from=2026-09-01").await;
     assert_eq!(status, 200);
     assert!(html.contains(r#"<option value="week" selected>"#));
@@ -332,7 +393,10 @@ async fn repeated_requests_are_grouped_and_one_is_marked_to_be_built() {
         &s,
         &support,
         &format!("/ui/tickets/backlog/{cluster}/mark"),
-        &form(&[("status", "to-build"), ("note", "self-service password reset")]),
+        &form(&[
+            ("status", "to-build"),
+            ("note", "self-service password reset"),
+        ]),
     )
     .await;
     assert_eq!(status, 303, "{to}");
@@ -347,5 +411,10 @@ async fn repeated_requests_are_grouped_and_one_is_marked_to_be_built() {
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(page(&s, &support, "/ui/tickets/backlog?window_days=lots").await.0, 400);
+    assert_eq!(
+        page(&s, &support, "/ui/tickets/backlog?window_days=lots")
+            .await
+            .0,
+        400
+    );
 }

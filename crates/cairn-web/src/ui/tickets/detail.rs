@@ -17,8 +17,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{
-    after_form, bad, flash, form, is_staff, params, priority_badge, sla_clock, status_badge,
-    tabs, tier_label, when, SECTION,
+    after_form, bad, flash, form, is_staff, params, priority_badge, sla_clock, status_badge, tabs,
+    tier_label, when, SECTION,
 };
 use crate::auth::Viewer;
 use crate::ui::layout::respond;
@@ -119,10 +119,7 @@ pub async fn status(
     let to = async {
         let f = form(f)?;
         if TicketStatus::parse(&f.status).is_none() {
-            return Err(bad(
-                "status",
-                format!("unknown status {:?}", f.status),
-            ));
+            return Err(bad("status", format!("unknown status {:?}", f.status)));
         }
         let reason = Some(f.reason.as_str()).filter(|r| !r.trim().is_empty());
         s.app.set_ticket_status(&p, &id, &f.status, reason).await?;
@@ -205,7 +202,11 @@ pub async fn attach(
         let mut m = m.map_err(|e| bad("file", e.body_text()))?;
         let mut file: Option<(String, String, Vec<u8>)> = None;
         let mut internal = false;
-        while let Some(field) = m.next_field().await.map_err(|e| bad("file", e.body_text()))? {
+        while let Some(field) = m
+            .next_field()
+            .await
+            .map_err(|e| bad("file", e.body_text()))?
+        {
             match field.name().unwrap_or_default() {
                 "file" => {
                     let name = field.file_name().unwrap_or_default().to_owned();
@@ -213,20 +214,34 @@ pub async fn attach(
                         .content_type()
                         .unwrap_or("application/octet-stream")
                         .to_owned();
-                    let bytes = field.bytes().await.map_err(|e| bad("file", e.body_text()))?;
+                    let bytes = field
+                        .bytes()
+                        .await
+                        .map_err(|e| bad("file", e.body_text()))?;
                     file = Some((name, ct, bytes.to_vec()));
                 }
                 "internal" => {
-                    let v = field.text().await.map_err(|e| bad("internal", e.body_text()))?;
+                    let v = field
+                        .text()
+                        .await
+                        .map_err(|e| bad("internal", e.body_text()))?;
                     internal = match v.as_str() {
                         "true" => true,
                         "false" | "" => false,
                         other => {
-                            return Err(bad("internal", format!("must be true or false, got {other:?}")))
+                            return Err(bad(
+                                "internal",
+                                format!("must be true or false, got {other:?}"),
+                            ))
                         }
                     };
                 }
-                other => return Err(bad(other, "unknown field; the form takes file and internal")),
+                other => {
+                    return Err(bad(
+                        other,
+                        "unknown field; the form takes file and internal",
+                    ))
+                }
             }
         }
         let (name, ct, bytes) = file
@@ -336,9 +351,21 @@ fn ticket_page(p: &Principal, now: Timestamp, d: &TicketDetail, done: Option<&st
 fn links(t: &cairn_domain::tickets::Ticket) -> Markup {
     let l = &t.links;
     let groups: [(&str, &str, Vec<String>); 5] = [
-        ("Instances", "/ui/instances", l.instances.iter().map(|i| i.to_string()).collect()),
-        ("Hosts", "/ui/hosts", l.hosts.iter().map(|h| h.to_string()).collect()),
-        ("Services", "/ui/services", l.services.iter().map(|s| s.to_string()).collect()),
+        (
+            "Instances",
+            "/ui/instances",
+            l.instances.iter().map(|i| i.to_string()).collect(),
+        ),
+        (
+            "Hosts",
+            "/ui/hosts",
+            l.hosts.iter().map(|h| h.to_string()).collect(),
+        ),
+        (
+            "Services",
+            "/ui/services",
+            l.services.iter().map(|s| s.to_string()).collect(),
+        ),
         ("Alerts", "/ui/alerts", l.alerts.clone()),
         ("Incidents", "/ui/incidents", l.incidents.clone()),
     ];
@@ -550,9 +577,14 @@ mod tests {
 
     #[test]
     fn staff_get_the_workflow_forms_with_a_required_reason() {
-        let page = ticket_page(&principal(Role::Support), now(), &detail(TicketStatus::Escalated, None), Some("escalated"))
-            .body
-            .into_string();
+        let page = ticket_page(
+            &principal(Role::Support),
+            now(),
+            &detail(TicketStatus::Escalated, None),
+            Some("escalated"),
+        )
+        .body
+        .into_string();
         assert!(page.contains(r#"id="flash""#));
         assert!(page.contains(r#"action="/ui/tickets/t-9/escalate""#));
         assert!(page.contains(r#"id="escalate-reason" type="text" name="reason" required"#));
@@ -561,10 +593,18 @@ mod tests {
         assert!(page.contains(r#"enctype="multipart/form-data""#));
         assert!(page.contains(r#"href="/ui/incidents/inc-1""#));
         assert!(page.contains("我们在查 &lt;b&gt;"));
-        assert!(!page.contains("Turn into a KB draft"), "only resolved tickets");
-        let resolved = ticket_page(&principal(Role::Support), now(), &detail(TicketStatus::Resolved, None), None)
-            .body
-            .into_string();
+        assert!(
+            !page.contains("Turn into a KB draft"),
+            "only resolved tickets"
+        );
+        let resolved = ticket_page(
+            &principal(Role::Support),
+            now(),
+            &detail(TicketStatus::Resolved, None),
+            None,
+        )
+        .body
+        .into_string();
         assert!(resolved.contains("Turn into a KB draft"));
     }
 
@@ -603,9 +643,14 @@ mod tests {
             }],
             notes: vec!["health findings: none yet".into()],
         };
-        let page = ticket_page(&principal(Role::AppOps), now(), &detail(TicketStatus::Open, Some(c)), None)
-            .body
-            .into_string();
+        let page = ticket_page(
+            &principal(Role::AppOps),
+            now(),
+            &detail(TicketStatus::Open, Some(c)),
+            None,
+        )
+        .body
+        .into_string();
         assert!(page.contains(r#"<a href="/ui/merchants/m-1">小米粒鞋包</a>"#));
         assert!(page.contains("rds-mysql × 2"));
         assert!(page.contains(r#"href="/ui/services/svc-1""#));

@@ -76,7 +76,13 @@ pub async fn backlog(
             other => return Err(bad("by", format!("must be volume or time, got {other:?}"))),
         };
         let clusters = s.app.ticket_clusters(&p, window, by_time).await?;
-        Ok(backlog_page(&p, window, by_time, &clusters, q.done.as_deref()))
+        Ok(backlog_page(
+            &p,
+            window,
+            by_time,
+            &clusters,
+            q.done.as_deref(),
+        ))
     };
     respond(&p, page.await)
 }
@@ -139,7 +145,12 @@ fn backlog_page(
     clusters: &[ClusterView],
     done: Option<&str>,
 ) -> Page {
-    let max_size = clusters.iter().map(|c| c.cluster.size).max().unwrap_or(1).max(1);
+    let max_size = clusters
+        .iter()
+        .map(|c| c.cluster.size)
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let max_time = clusters
         .iter()
         .map(|c| c.cluster.time_spent_minutes)
@@ -352,11 +363,20 @@ mod tests {
             totals: row("", 6),
         };
         let d = |s: &str| cairn_domain::capacity::date_format::parse(s).unwrap();
-        let page = numbers_page(&principal(Role::AppOps), &n, d("2026-09-01"), d("2026-11-25"))
-            .body
-            .into_string();
+        let page = numbers_page(
+            &principal(Role::AppOps),
+            &n,
+            d("2026-09-01"),
+            d("2026-11-25"),
+        )
+        .body
+        .into_string();
         assert!(page.contains(r#"<option value="week" selected>"#));
-        assert!(page.contains("2026-11-16") && page.contains("width:100%") && page.contains("width:50%"));
+        assert!(
+            page.contains("2026-11-16")
+                && page.contains("width:100%")
+                && page.contains("width:50%")
+        );
         assert!(page.contains(r#"id="total-fr-sla">75%"#), "{page}");
         assert!(page.contains(r#"id="total-escalation">50%"#));
         assert!(page.contains("1h 30m"));

@@ -18,9 +18,7 @@ use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    after_form, bad, flash, form, highlighted, is_staff, params, tabs, when, KB_SECTION,
-};
+use super::{after_form, bad, flash, form, highlighted, is_staff, params, tabs, when, KB_SECTION};
 use crate::auth::Viewer;
 use crate::ui::layout::respond;
 use crate::ui::{Page, UiError};
@@ -141,7 +139,13 @@ pub async fn show(
                     .ok_or_else(|| UiError::not_found(format!("article {id} has no version {n}")))?
             }
         };
-        Ok(article_page(&p, &shown, current.version, &versions, q.done.as_deref()))
+        Ok(article_page(
+            &p,
+            &shown,
+            current.version,
+            &versions,
+            q.done.as_deref(),
+        ))
     };
     respond(&p, page.await)
 }
@@ -230,13 +234,22 @@ fn audience_badges(a: &Article) -> Markup {
     }
 }
 
-fn list_page(p: &Principal, q: &ListParams, articles: &[Article], answer: Option<&SearchAnswer>) -> Page {
+fn list_page(
+    p: &Principal,
+    q: &ListParams,
+    articles: &[Article],
+    answer: Option<&SearchAnswer>,
+) -> Page {
     let categories = counts(articles.iter().map(|a| a.category.as_str()));
-    let tags = counts(articles.iter().flat_map(|a| a.tags.iter().map(String::as_str)));
+    let tags = counts(
+        articles
+            .iter()
+            .flat_map(|a| a.tags.iter().map(String::as_str)),
+    );
     let shown: Vec<&Article> = articles
         .iter()
         .filter(|a| q.category.is_empty() || a.category == q.category)
-        .filter(|a| q.tag.is_empty() || a.tags.iter().any(|t| *t == q.tag))
+        .filter(|a| q.tag.is_empty() || a.tags.contains(&q.tag))
         .collect();
     Page {
         title: "Knowledge base".into(),
@@ -317,7 +330,13 @@ fn urlencode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn article_page(p: &Principal, a: &Article, latest: u32, versions: &[Article], done: Option<&str>) -> Page {
+fn article_page(
+    p: &Principal,
+    a: &Article,
+    latest: u32,
+    versions: &[Article],
+    done: Option<&str>,
+) -> Page {
     Page {
         title: a.title.clone(),
         section: Some(KB_SECTION),
@@ -367,39 +386,35 @@ fn editor_page(p: &Principal, a: Option<&Article>, done: Option<&str>) -> Page {
     };
     let audience = a.map_or("internal", |a| a.audience.as_str());
     let status = a.map_or("draft", |a| a.status.as_str());
-    html_page(p, heading.clone(), html! {
-        (tabs(p, ""))
-        (flash(done))
-        h1 { (heading) }
-        form .stack-form .wide #article-form method="post" action=(action) {
-            label for="article-title-input" { "Title" }
-            input #article-title-input type="text" name="title" required maxlength="200" value=(a.map_or("", |a| a.title.as_str()));
-            label for="article-body" { "Body (Markdown)" }
-            textarea #article-body name="body_markdown" rows="16" { (a.map_or("", |a| a.body_markdown.as_str())) }
-            label for="article-category" { "Category" }
-            input #article-category type="text" name="category" value=(a.map_or("general", |a| a.category.as_str()));
-            label for="article-tags" { "Tags (separated by commas)" }
-            input #article-tags type="text" name="tags" value=(a.map_or(String::new(), |a| a.tags.join(", ")));
-            label for="article-audience" { "Who may read it" }
-            select #article-audience name="audience" {
-                option value="internal" selected[audience == "internal"] { "Staff only (internal)" }
-                option value="public" selected[audience == "public"] { "Merchants too (public)" }
-            }
-            label for="article-status" { "Status" }
-            select #article-status name="status" {
-                option value="draft" selected[status == "draft"] { "draft" }
-                option value="published" selected[status == "published"] { "published" }
-            }
-            button type="submit" #save-article { @if a.is_some() { "Save as a new version" } @else { "Create" } }
-        }
-    })
-}
-
-fn html_page(_p: &Principal, title: String, body: Markup) -> Page {
     Page {
-        title,
+        title: heading.clone(),
         section: Some(KB_SECTION),
-        body,
+        body: html! {
+            (tabs(p, ""))
+            (flash(done))
+            h1 { (heading) }
+            form .stack-form .wide #article-form method="post" action=(action) {
+                label for="article-title-input" { "Title" }
+                input #article-title-input type="text" name="title" required maxlength="200" value=(a.map_or("", |a| a.title.as_str()));
+                label for="article-body" { "Body (Markdown)" }
+                textarea #article-body name="body_markdown" rows="16" { (a.map_or("", |a| a.body_markdown.as_str())) }
+                label for="article-category" { "Category" }
+                input #article-category type="text" name="category" value=(a.map_or("general", |a| a.category.as_str()));
+                label for="article-tags" { "Tags (separated by commas)" }
+                input #article-tags type="text" name="tags" value=(a.map_or(String::new(), |a| a.tags.join(", ")));
+                label for="article-audience" { "Who may read it" }
+                select #article-audience name="audience" {
+                    option value="internal" selected[audience == "internal"] { "Staff only (internal)" }
+                    option value="public" selected[audience == "public"] { "Merchants too (public)" }
+                }
+                label for="article-status" { "Status" }
+                select #article-status name="status" {
+                    option value="draft" selected[status == "draft"] { "draft" }
+                    option value="published" selected[status == "published"] { "published" }
+                }
+                button type="submit" #save-article { @if a.is_some() { "Save as a new version" } @else { "Create" } }
+            }
+        },
     }
 }
 
@@ -483,7 +498,10 @@ mod tests {
         assert!(page.contains("如何重置 RDS <mark>密码</mark>"));
         assert!(page.contains("点击<mark>重置密码</mark> &lt;b&gt;"));
         assert!(page.contains("database (2)"));
-        assert!(page.contains(r#"href="/ui/kb?tag=%E5%AF%86%E7%A0%81""#), "{page}");
+        assert!(
+            page.contains(r#"href="/ui/kb?tag=%E5%AF%86%E7%A0%81""#),
+            "{page}"
+        );
         assert!(page.contains("Write an article"));
         assert!(page.contains(">internal<") && page.contains(">draft<"));
     }

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    after_form, bad, flash, form, is_staff, params, priority_badge, sla_clock, status_badge,
-    tabs, tier_label, user_name, when, SECTION,
+    after_form, bad, flash, form, is_staff, params, priority_badge, sla_clock, status_badge, tabs,
+    tier_label, user_name, when, SECTION,
 };
 use crate::auth::Viewer;
 use crate::ui::layout::respond;
@@ -101,9 +101,7 @@ fn queue_query(p: &Principal, raw: Vec<(String, String)>) -> Result<QueueQuery, 
                 q.filters.push(("open".into(), "true".into()));
             }
         }
-        "mine" => q
-            .filters
-            .push(("assignee".into(), user_name(p).to_owned())),
+        "mine" => q.filters.push(("assignee".into(), user_name(p).to_owned())),
         t if TicketTier::parse(t).is_some() => q.filters.push(("tier".into(), t.to_owned())),
         other => {
             return Err(bad(
@@ -474,7 +472,9 @@ pub(super) mod tests {
         let p = principal(Role::Support);
         let q = queue_query(&p, vec![("tab".into(), "app-ops".into())]).unwrap();
         assert_eq!(q.filters, [("tier".to_owned(), "app-ops".to_owned())]);
-        let page = list_page(&p, now(), &q, &[item(ClockState::Breached)]).body.into_string();
+        let page = list_page(&p, now(), &q, &[item(ClockState::Breached)])
+            .body
+            .into_string();
         assert!(page.contains("Application ops queue"));
         assert!(page.contains(r#"href="/ui/tickets/t-1""#));
         assert!(page.contains("RDS 连接数满了 &lt;too many&gt;"));
@@ -488,7 +488,9 @@ pub(super) mod tests {
         let p = principal(Role::Merchant);
         let q = queue_query(&p, vec![("status".into(), String::new())]).unwrap();
         assert!(q.filters.is_empty(), "an empty select filters nothing");
-        let page = list_page(&p, now(), &q, &[item(ClockState::Running)]).body.into_string();
+        let page = list_page(&p, now(), &q, &[item(ClockState::Running)])
+            .body
+            .into_string();
         assert!(page.contains("My tickets"));
         assert!(!page.contains(r#"href="/ui/merchants/m-1""#));
         assert!(!page.contains(r#"name="merchant_id""#));
