@@ -516,7 +516,7 @@ impl App {
     /// them (in the merchant's view).
     pub async fn incident_list(&self, p: &Principal) -> Result<Vec<IncidentView>> {
         let mut all = self.store.incidents().await?;
-        all.sort_by(|a, b| b.declared_at.cmp(&a.declared_at));
+        all.sort_by_key(|i| std::cmp::Reverse(i.declared_at));
         if p.role == Role::Merchant {
             let m = p
                 .merchant_id

@@ -12,6 +12,7 @@ pub mod demo;
 mod kb;
 mod notify;
 mod numbers;
+mod queue;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use crate::{App, AppError, Result};
 
 pub use kb::{Article, ArticleInput, ClusterView, SearchAnswer};
 pub use numbers::{Numbers, NumbersRow};
+pub use queue::{ContextIncident, QueueItem, CONTEXT_INCIDENT_DAYS};
 
 /// Largest attachment accepted.
 pub const MAX_ATTACHMENT: usize = 10 << 20;
@@ -116,7 +118,9 @@ pub struct TicketContext {
     pub services: Vec<(String, String)>,
     /// Firing alerts whose impact names this merchant.
     pub alerts: Vec<crate::alerting::AlertView>,
-    /// Notes on what cairn cannot show yet (incidents, health findings).
+    /// Open or recent incidents whose impact names this merchant, newest first.
+    pub incidents: Vec<ContextIncident>,
+    /// Notes on what cairn cannot show yet (health findings).
     pub notes: Vec<String>,
 }
 
@@ -510,10 +514,8 @@ impl App {
             instances_by_product: by_product.into_iter().collect(),
             services,
             alerts,
-            notes: vec![
-                "incidents: cairn has no incident records yet".into(),
-                "health findings: cairn runs no health checks yet".into(),
-            ],
+            incidents: self.incidents_hurting(t.merchant_id.as_str()).await?,
+            notes: vec!["health findings: cairn runs no health checks yet".into()],
         })
     }
 

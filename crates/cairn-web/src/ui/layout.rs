@@ -35,6 +35,9 @@ const NAV: &[(&str, &str, Option<Kind>)] = &[
     ("Alerts", "/ui/alerts", Some(Kind::Host)),
     // Everyone: staff run incidents, merchants follow those that hurt them.
     ("Incidents", "/ui/incidents", None),
+    // Everyone: merchants open and follow their own tickets and read public articles.
+    ("Tickets", "/ui/tickets", None),
+    ("Knowledge base", "/ui/kb", None),
     ("Promotions", "/ui/promotions", Some(Kind::Promotion)),
 ];
 

@@ -18,6 +18,8 @@
 //!   and silence;
 //! - [`incidents`]: incidents for the on-call's phone — declare, acknowledge, update,
 //!   resolve — with the timeline, the review and its action items, and the numbers.
+//! - [`tickets`]: the tier queues with SLA clocks, one ticket with its workflow and
+//!   context, the knowledge base, repeated requests, the numbers and the inbox.
 //!
 //! Errors of the use cases become statuses through [`crate::error::ApiError`], the one
 //! place that maps them, and are then shown as HTML pages instead of JSON.
@@ -33,6 +35,7 @@ mod login;
 mod metrics;
 mod overview;
 mod records;
+mod tickets;
 mod topology;
 
 use axum::http::StatusCode;
@@ -94,6 +97,7 @@ pub fn router() -> Router<AppState> {
             "/ui/incidents/{id}/actions/{action}/done",
             post(incidents::action_done),
         )
+        .merge(tickets::router())
         .route("/ui/{kind}", get(records::list))
         .route("/ui/{kind}/{id}", get(records::detail))
 }

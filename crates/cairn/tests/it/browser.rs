@@ -91,7 +91,12 @@ impl Facts {
 /// A demo server with an operator and a merchant who can sign in to the UI; it runs
 /// an alerting loop so that the alerting pages answer too.
 async fn server_with_users() -> (TestServer, Facts) {
-    let server = TestServer::builder().demo().alerting().build().await;
+    let server = TestServer::builder()
+        .demo()
+        .alerting()
+        .tickets()
+        .build()
+        .await;
     let facts = Facts::of(&server).await;
     server.user(OPS.0, OPS.1, "app-ops", None).await;
     server
@@ -673,6 +678,8 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
         "/ui/alerts".into(),
         "/ui/incidents".into(),
         alert_page.clone(),
+        "/ui/tickets".into(),
+        "/ui/kb".into(),
     ] {
         b.open(&path).await;
         assert_eq!(b.status().await, 200, "{path}");
@@ -682,6 +689,7 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
             "/ui/services/svc-order" => b.screenshot("ui-phone-service.png").await,
             "/ui/capacity" => b.screenshot("ui-phone-capacity-page.png").await,
             "/ui/alerts" => b.screenshot("ui-phone-alerts.png").await,
+            "/ui/tickets" => b.screenshot("ui-phone-tickets.png").await,
             _ => {}
         }
     }

@@ -358,7 +358,7 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
 
 #[tokio::test]
 async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page() {
-    let s = TestServer::start_demo().await;
+    let s = TestServer::builder().demo().tickets().build().await;
     let (me, other) = two_merchants(&s).await;
     fill_kinds_the_demo_lacks(&s).await;
     s.user("shop", "shop-password-1", "merchant", Some(&me))
@@ -437,5 +437,33 @@ async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page()
     let (status, html) = page(&s, &cookie, &format!("/ui/merchants/{me}")).await;
     assert_eq!(status, 200);
     assert!(html.contains(&me));
+
+    // The ticket pages: its own queue, the knowledge base and its inbox; not the
+    // staff's aggregates, the editor, nor the other tenant's ticket.
+    let (status, theirs_ticket) = s
+        .send_json(
+            Method::POST,
+            "/api/v1/tickets",
+            ADMIN_TOKEN,
+            &json!({"merchant_id": other, "title": "a ticket of the other tenant"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{theirs_ticket}");
+    let ticket_id = theirs_ticket["id"].as_str().unwrap();
+    for (path, expected) in [
+        ("/ui/tickets".to_owned(), 200),
+        ("/ui/tickets/new".to_owned(), 200),
+        ("/ui/kb".to_owned(), 200),
+        ("/ui/inbox".to_owned(), 200),
+        ("/ui/tickets/backlog".to_owned(), 403),
+        ("/ui/tickets/numbers".to_owned(), 403),
+        ("/ui/kb/new".to_owned(), 403),
+        (format!("/ui/tickets/{ticket_id}"), 404),
+    ] {
+        let (status, html) = page(&s, &cookie, &path).await;
+        assert_eq!(status, expected, "{path}");
+        assert!(!html.contains(&other), "{path} shows the other tenant's id");
+        assert!(!html.contains("a ticket of the other tenant"), "{path}");
+    }
     let _ = post_form(&s, "/logout", "", Some(&cookie)).await;
 }

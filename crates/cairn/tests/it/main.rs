@@ -15,3 +15,4 @@ mod metrics;
 mod prom_parity;
 mod support;
 mod tickets;
+mod tickets_ui;
