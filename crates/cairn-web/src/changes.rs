@@ -192,7 +192,6 @@ async fn callback(
         .parse()
         .map_err(|_| bad("batch", format!("must be a batch number, got {batch:?}")))?;
     let c = s.app.change_callback(&id, n, &key, object(body)?).await?;
-    s.app.changes_pass().await?;
     Ok(Json(serde_json::json!({"id": c.id, "state": c.state})).into_response())
 }
 

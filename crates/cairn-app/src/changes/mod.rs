@@ -1235,7 +1235,9 @@ impl App {
                 Ok(())
             })
             .await?;
-        Ok(c)
+        // Move on at once rather than at the next pass.
+        self.changes_pass().await?;
+        self.load_change(&c.id).await
     }
 
     /// One pass over the running changes: executes, waits, analyses, advances.

@@ -8,6 +8,7 @@ mod bad_input;
 mod binary;
 mod browser;
 mod capacity;
+mod changes;
 mod external;
 mod incidents;
 mod isolation;
