@@ -335,7 +335,10 @@ async fn requests_are_checked_by_type_refused_in_freezes_and_approved_by_others(
     let (status, e) = post(&s, &format!("/api/v1/changes/{id}/submit"), &ops, json!({})).await;
     assert_eq!(status, 409, "{e}");
     assert!(
-        e["error"]["message"].as_str().unwrap().contains("Year-end freeze"),
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Year-end freeze"),
         "{e}"
     );
     body["freeze_exception"] = json!("security fix that cannot wait");
@@ -470,4 +473,56 @@ async fn a_webhook_executor_is_told_the_batch_and_its_callback_moves_the_change_
     )
     .await;
     assert!(c["approval_due"].is_null(), "{c}");
+}
+
+#[tokio::test]
+async fn the_demo_has_a_change_history_with_a_rolled_back_release_and_a_double_11_freeze() {
+    let s = TestServer::builder().demo().build().await;
+    let (status, changes) = s.get_json("/api/v1/changes", ADMIN_TOKEN).await;
+    assert_eq!(status, 200);
+    let changes = changes.as_array().unwrap();
+    assert!(changes.len() >= 5);
+    let rolled_back = changes
+        .iter()
+        .find(|c| c["state"] == "rolled_back")
+        .expect("a rolled-back release");
+    let j = &rolled_back["batches"][0]["judgement"];
+    assert_eq!(j["decision"], "fail", "{j}");
+    assert!(rolled_back["rollback_run"]["status"] == "done");
+    let passed = changes.iter().filter(|c| c["state"] == "completed").count();
+    assert!(passed >= 2);
+    let (_, freezes) = s.get_json("/api/v1/freezes", ADMIN_TOKEN).await;
+    let now = s.app.now();
+    let next_d11 = freezes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["name"].as_str().unwrap().contains("Double 11")
+                && time::OffsetDateTime::parse(
+                    f["ends_at"].as_str().unwrap(),
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .unwrap()
+                    > now
+        })
+        .expect("a freeze before the next Double 11");
+    assert_eq!(next_d11["source"], "promotion");
+    // The services' changes are found by what they touch.
+    let svc = rolled_back["services"][0].as_str().unwrap();
+    let touching = s
+        .app
+        .changes_touching(
+            &cairn_domain::Principal {
+                actor: "t".into(),
+                role: cairn_domain::Role::Admin,
+                merchant_id: None,
+            },
+            svc,
+        )
+        .await
+        .unwrap();
+    assert!(touching
+        .iter()
+        .any(|c| c.id == rolled_back["id"].as_str().unwrap()));
 }
