@@ -984,10 +984,11 @@ impl App {
         &self,
         p: &Principal,
         id: &str,
-        approve: bool,
+        approve: Option<bool>,
         comment: &str,
     ) -> Result<Change> {
         may_change(p)?;
+        let approve = approve.ok_or_else(|| bad("approve", "must be true or false"))?;
         let actor = p.actor.clone();
         let role = p.role.as_str().to_owned();
         let comment = comment.trim().to_owned();
