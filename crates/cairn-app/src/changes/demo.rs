@@ -126,7 +126,7 @@ fn verdict(gate: &Gate, canary_error: f64, seed: u64) -> Option<Judgement> {
     let cfg = CanaryConfig {
         metrics: gate.metrics.iter().map(|m| m.spec.clone()).collect(),
         confidence: gate.confidence,
-        thresholds: gate.thresholds.clone(),
+        thresholds: gate.thresholds,
     };
     cfg.judge(&samples).ok()
 }

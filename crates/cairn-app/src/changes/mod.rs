@@ -357,7 +357,7 @@ fn check_request(p: &Principal, r: &Request) -> Result<()> {
         let cfg = cairn_canary::CanaryConfig {
             metrics: g.metrics.iter().map(|m| m.spec.clone()).collect(),
             confidence: g.confidence,
-            thresholds: g.thresholds.clone(),
+            thresholds: g.thresholds,
         };
         cfg.validate().map_err(|e| bad("gate", e.to_string()))?;
         for (n, m) in g.metrics.iter().enumerate() {
@@ -538,7 +538,7 @@ impl App {
             .into_iter()
             .filter_map(|d| serde_json::from_str(&d.value).ok())
             .collect();
-        out.sort_by(|a: &Change, b: &Change| b.created_at.cmp(&a.created_at));
+        out.sort_by_key(|c: &Change| std::cmp::Reverse(c.created_at));
         Ok(out)
     }
 
@@ -1595,7 +1595,7 @@ impl App {
         let cfg = cairn_canary::CanaryConfig {
             metrics: gate.metrics.iter().map(|m| m.spec.clone()).collect(),
             confidence: gate.confidence,
-            thresholds: gate.thresholds.clone(),
+            thresholds: gate.thresholds,
         };
         cfg.judge(&samples).map_err(|e| bad("gate", e.to_string()))
     }
