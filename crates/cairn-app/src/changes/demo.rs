@@ -376,7 +376,7 @@ pub async fn load(tx: &mut Tx<'_>, cloud: &DemoCloud, now: Timestamp) -> Result<
             }),
             gate: Some(gate),
             freeze_exception: None,
-            required: policy.steps(risk.effective(), false),
+            required: policy.steps(risk.effective(), false, &[p.service]),
             risk: Some(risk),
             approvals,
             approval_due: None,

@@ -878,7 +878,9 @@ impl App {
             if c.state != ChangeState::Draft {
                 return Err(AppError::Conflict("submitted meanwhile".into()));
             }
-            c.required = policy.steps(risk.effective(), !met.is_empty());
+            let touched = touched_ids(&c.targets, &hosts, &services);
+            let touched: Vec<&str> = touched.iter().map(String::as_str).collect();
+            c.required = policy.steps(risk.effective(), !met.is_empty(), &touched);
             c.hosts = hosts;
             c.services = services;
             c.merchants = merchants;
@@ -964,7 +966,9 @@ impl App {
             risk.override_level = Some(level);
             risk.override_reason = Some(reason.clone());
             risk.override_by = Some(actor.clone());
-            c.required = policy.steps(level, !c.freezes.is_empty());
+            let touched = touched_ids(&c.targets, &c.hosts, &c.services);
+            let touched: Vec<&str> = touched.iter().map(String::as_str).collect();
+            c.required = policy.steps(level, !c.freezes.is_empty(), &touched);
             c.log(
                 now,
                 &actor,
@@ -1620,6 +1624,21 @@ impl App {
             })
             .collect())
     }
+}
+
+/// Every id a change touches, for the policy's target rules.
+fn touched_ids(t: &Targets, hosts: &[TargetHost], services: &[String]) -> Vec<String> {
+    t.services
+        .iter()
+        .chain(&t.hosts)
+        .chain(&t.pools)
+        .chain(&t.zones)
+        .chain(&t.merchants)
+        .chain(services)
+        .cloned()
+        .chain(hosts.iter().map(|h| h.id.clone()))
+        .chain(hosts.iter().map(|h| h.zone.clone()))
+        .collect()
 }
 
 /// Compares secrets in time independent of where they differ.
