@@ -66,10 +66,7 @@ const TABS: &[(&str, &str)] = &[
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ui/changes", get(list::list).post(list::create))
-        .route(
-            "/ui/changes/freezes",
-            get(freezes::list).post(freezes::add),
-        )
+        .route("/ui/changes/freezes", get(freezes::list).post(freezes::add))
         .route("/ui/changes/freezes/{id}/lift", post(freezes::lift))
         .route("/ui/changes/{id}", get(detail::show))
         .route("/ui/changes/{id}/submit", post(detail::submit))
@@ -479,8 +476,7 @@ pub(crate) mod fixtures {
                     ci_low: None,
                     ci_high: None,
                     p_value: None,
-                    reason: "latency_p99: no data (0 baseline, 0 canary values; 10 needed)"
-                        .into(),
+                    reason: "latency_p99: no data (0 baseline, 0 canary values; 10 needed)".into(),
                     ..verdict("latency_p99", Class::NoData, false)
                 },
             ],
@@ -587,7 +583,8 @@ pub(crate) mod fixtures {
         c.state = ChangeState::Running;
         c.batches[0].judgement.as_mut().unwrap().decision = Decision::Continue;
         c.batches[1].status = BatchStatus::Executing;
-        c.batches.push(batch_run("batch 3 (rest)", BatchStatus::Pending));
+        c.batches
+            .push(batch_run("batch 3 (rest)", BatchStatus::Pending));
         c.current = 1;
         c.rollback_run = None;
         c.reason = None;
@@ -620,7 +617,11 @@ mod tests {
             ("window_start", "window_end"),
         )
         .unwrap_err();
-        assert!(e.message.contains("after the window's start"), "{}", e.message);
+        assert!(
+            e.message.contains("after the window's start"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -648,17 +649,26 @@ mod tests {
         assert!(html.contains("width:33%"), "{html}");
         assert!(html.contains("now: batch 2 (100%)"), "{html}");
         let html = progress(&rolled_back()).into_string();
-        assert!(html.contains("fill crit") && !html.contains("now:"), "{html}");
+        assert!(
+            html.contains("fill crit") && !html.contains("now:"),
+            "{html}"
+        );
     }
 
     #[test]
     fn the_section_on_service_pages_links_changes_with_their_gates() {
         let html = touching_section(&[rolled_back(), running()]).into_string();
-        assert!(html.contains(r#"<a href="/ui/changes/chg-1">Upgrade &lt;order&gt; service to v2</a>"#), "{html}");
+        assert!(
+            html.contains(r#"<a href="/ui/changes/chg-1">Upgrade &lt;order&gt; service to v2</a>"#),
+            "{html}"
+        );
         assert!(html.contains(r#"data-state="rolled_back""#));
         assert!(html.contains(r#"data-decision="fail""#), "{html}");
         assert!(html.contains(r#"data-decision="continue""#), "{html}");
-        assert!(html.contains("2026-11-20 10:00"), "started, in China time: {html}");
+        assert!(
+            html.contains("2026-11-20 10:00"),
+            "started, in China time: {html}"
+        );
         let none = touching_section(&[]).into_string();
         assert!(none.contains("No changes have touched it."));
     }

@@ -8,6 +8,7 @@ mod bad_input;
 mod binary;
 mod browser;
 mod capacity;
+mod changes_ui;
 mod external;
 mod incidents;
 mod isolation;

@@ -544,17 +544,29 @@ mod tests {
         assert!(html.contains("1 of 2 batches done"));
         // Over: no buttons but none to roll back either; no review forms.
         assert!(!html.contains("change-rollback") && !html.contains("approve-form"));
-        assert!(html.contains("2026-11-20 09:00"), "window in China time: {html}");
+        assert!(
+            html.contains("2026-11-20 09:00"),
+            "window in China time: {html}"
+        );
     }
 
     #[test]
     fn a_submitted_change_offers_review_and_override_to_others_only() {
         let c = submitted();
         let html = render(Role::AppOps, &c);
-        assert!(html.contains(r#"id="open-steps">Still needed: peer"#), "{html}");
-        assert!(html.contains(r#"<li class="open" data-step="peer">"#), "{html}");
+        assert!(
+            html.contains(r#"id="open-steps">Still needed: peer"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<li class="open" data-step="peer">"#),
+            "{html}"
+        );
         assert!(html.contains(r#"id="approve-form""#) && html.contains(r#"id="reject-form""#));
-        assert!(html.contains(r#"name="comment" required"#), "a rejection needs a comment");
+        assert!(
+            html.contains(r#"name="comment" required"#),
+            "a rejection needs a comment"
+        );
         assert!(html.contains(r#"id="risk-override""#));
         assert!(html.contains(r#"id="change-abort""#) && !html.contains("change-start"));
         let mut own = c.clone();
@@ -577,10 +589,18 @@ mod tests {
         assert!(render(Role::Developer, &c).contains(r#"id="change-start""#));
         let running = running();
         let html = render(Role::Developer, &running);
-        for id in ["change-pause", "change-skip", "change-abort", "change-rollback"] {
+        for id in [
+            "change-pause",
+            "change-skip",
+            "change-abort",
+            "change-rollback",
+        ] {
             assert!(html.contains(&format!(r#"id="{id}""#)), "{id}");
         }
-        assert!(html.contains(r#"<article class="batch current" id="batch-1""#), "{html}");
+        assert!(
+            html.contains(r#"<article class="batch current" id="batch-1""#),
+            "{html}"
+        );
         let mut paused = running;
         paused.state = ChangeState::Paused;
         let html = render(Role::Developer, &paused);

@@ -198,7 +198,12 @@ mod tests {
         let list = [
             freeze("promo-d11", "promotion", datetime!(2026-11-07 16:00 UTC), 5),
             freeze("frz-1", "manual", datetime!(2026-11-24 16:00 UTC), 2),
-            freeze("promo-1212", "promotion", datetime!(2026-12-09 16:00 UTC), 5),
+            freeze(
+                "promo-1212",
+                "promotion",
+                datetime!(2026-12-09 16:00 UTC),
+                5,
+            ),
         ];
         let html = page(&principal(Role::BaseOps), now, &list, None)
             .body
@@ -212,6 +217,9 @@ mod tests {
         let ops = page(&principal(Role::AppOps), now, &list, None)
             .body
             .into_string();
-        assert!(!ops.contains("<form"), "only admin and base-ops declare and lift");
+        assert!(
+            !ops.contains("<form"),
+            "only admin and base-ops declare and lift"
+        );
     }
 }

@@ -172,7 +172,10 @@ mod tests {
         let html = batch(&c.batches[0], false, "batch-0").into_string();
         assert!(html.contains(r#"data-decision="fail""#), "{html}");
         assert!(html.contains("score 0"), "{html}");
-        assert!(html.contains(r#"<tr class="failed" data-metric="error_ratio">"#), "{html}");
+        assert!(
+            html.contains(r#"<tr class="failed" data-metric="error_ratio">"#),
+            "{html}"
+        );
         assert!(html.contains(r#"<span class="badge crit" data-class="high">high</span>"#));
         assert!(html.contains(r#"data-class="nodata""#));
         assert!(html.contains("<td class=\"num\">0.01</td><td class=\"num\">0.052</td><td class=\"num\">+420%</td>"), "{html}");

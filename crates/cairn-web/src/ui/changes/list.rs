@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    after_form, app_error, bad, form, params, progress, risk_badge, rfc3339, state_badge, tabs,
+    after_form, app_error, bad, form, params, progress, rfc3339, risk_badge, state_badge, tabs,
     window, window_input, words, DoneParams, SECTION,
 };
 use super::{flash, may_change};
@@ -349,7 +349,10 @@ mod tests {
             .body
             .into_string();
         let at = |id: &str| html.find(&format!(r#"data-change="{id}""#)).unwrap();
-        assert!(at("chg-3") < at("chg-2") && at("chg-2") < at("chg-1"), "{html}");
+        assert!(
+            at("chg-3") < at("chg-2") && at("chg-2") < at("chg-1"),
+            "{html}"
+        );
         assert!(html.contains("In progress (1)") && html.contains("Waiting for approval (1)"));
         assert!(html.contains(r#"data-risk="medium""#) && html.contains("score 38"));
         assert!(html.contains("Upgrade &lt;order&gt; service to v2"));
