@@ -38,6 +38,8 @@ const NAV: &[(&str, &str, Option<Kind>)] = &[
     // Everyone: merchants open and follow their own tickets and read public articles.
     ("Tickets", "/ui/tickets", None),
     ("Knowledge base", "/ui/kb", None),
+    // Changes touch the infrastructure; merchants may not read them.
+    ("Changes", "/ui/changes", Some(Kind::Host)),
     ("Promotions", "/ui/promotions", Some(Kind::Promotion)),
 ];
 

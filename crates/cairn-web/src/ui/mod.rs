@@ -20,12 +20,15 @@
 //!   resolve — with the timeline, the review and its action items, and the numbers.
 //! - [`tickets`]: the tier queues with SLA clocks, one ticket with its workflow and
 //!   context, the knowledge base, repeated requests, the numbers and the inbox.
+//! - [`changes`]: change requests with their risk, approvals and gray release batch
+//!   by batch with the gate verdicts, and the freeze windows.
 //!
 //! Errors of the use cases become statuses through [`crate::error::ApiError`], the one
 //! place that maps them, and are then shown as HTML pages instead of JSON.
 
 mod alerts;
 mod capacity;
+mod changes;
 mod chart;
 mod format;
 mod incidents;
@@ -98,6 +101,7 @@ pub fn router() -> Router<AppState> {
             post(incidents::action_done),
         )
         .merge(tickets::router())
+        .merge(changes::router())
         .route("/ui/{kind}", get(records::list))
         .route("/ui/{kind}/{id}", get(records::detail))
 }

@@ -295,6 +295,11 @@ async fn detail_page<E: Entity>(app: &App, p: &Principal, id: &str) -> Result<Pa
         Kind::Service => service_sections(app, p, id).await?,
         _ => html! {},
     };
+    // What changed here: only for staff, who may read changes.
+    let changes = match kind {
+        Kind::Merchant | Kind::Service => super::changes::touching(app, p, id).await,
+        _ => html! {},
+    };
     Ok(Page {
         title: format!("{name} · {}", kind.singular()),
         section: section(kind),
@@ -319,6 +324,7 @@ async fn detail_page<E: Entity>(app: &App, p: &Principal, id: &str) -> Result<Pa
                 }
             }
             (related)
+            (changes)
         },
     })
 }

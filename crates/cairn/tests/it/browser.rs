@@ -680,6 +680,8 @@ async fn story(c: Client, server: Arc<TestServer>, facts: Facts) {
         alert_page.clone(),
         "/ui/tickets".into(),
         "/ui/kb".into(),
+        "/ui/changes".into(),
+        "/ui/changes/freezes".into(),
     ] {
         b.open(&path).await;
         assert_eq!(b.status().await, 200, "{path}");

@@ -395,6 +395,10 @@ async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page()
         "/ui/alerts/rules".to_owned(),
         "/ui/alerts/oncall".to_owned(),
         "/ui/alerts/notifications".to_owned(),
+        // The change pages: merchants may read no change at all.
+        "/ui/changes".to_owned(),
+        "/ui/changes/freezes".to_owned(),
+        "/ui/changes/chg-0123456789".to_owned(),
     ];
     for kind in cairn_domain::Kind::ALL {
         let plural = kind.plural();
@@ -431,6 +435,7 @@ async fn a_merchant_signed_in_to_the_ui_sees_its_own_tenant_only_on_every_page()
         let infra = path == "/ui/capacity"
             || path == "/ui/metrics"
             || path.starts_with("/ui/alerts")
+            || path.starts_with("/ui/changes")
             || cairn_domain::Kind::ALL.iter().any(|k| {
                 k.visibility() == cairn_domain::Visibility::Infrastructure
                     && path.starts_with(&format!("/ui/{}", k.plural()))

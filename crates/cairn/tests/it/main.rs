@@ -9,6 +9,7 @@ mod binary;
 mod browser;
 mod capacity;
 mod changes;
+mod changes_ui;
 mod external;
 mod incidents;
 mod isolation;
