@@ -215,6 +215,8 @@ impl App {
         });
         let incidents = crate::incidents::demo::load(&mut tx, &cloud, self.now()).await?;
         summary.extensions.push(("incidents".to_owned(), incidents));
+        let changes = crate::changes::demo::load(&mut tx, &cloud, self.now()).await?;
+        summary.extensions.push(("changes".to_owned(), changes));
         let loaded = crate::tickets::demo::load(&mut tx, today).await?;
         summary
             .extensions

@@ -523,6 +523,19 @@ pub struct ApprovalPolicy {
     pub freeze_exception: Vec<ApprovalStep>,
     /// Hours an emergency change has to collect its approvals after it started.
     pub emergency_deadline_hours: i64,
+    /// Approvals that touching certain targets adds, whatever the risk: the order
+    /// database's DBA team for any change on it, say.
+    #[serde(default)]
+    pub targets: Vec<TargetRule>,
+}
+
+/// Steps a change needs when it touches one of `ids` (services, hosts, pools, zones
+/// or merchants).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRule {
+    pub ids: Vec<String>,
+    pub steps: Vec<ApprovalStep>,
 }
 
 impl Default for ApprovalPolicy {
@@ -572,6 +585,7 @@ impl Default for ApprovalPolicy {
                 count: 1,
             }],
             emergency_deadline_hours: 24,
+            targets: Vec::new(),
         }
     }
 }
@@ -588,8 +602,14 @@ pub struct Approval {
 }
 
 impl ApprovalPolicy {
-    /// The steps a change of `level` needs, plus the freeze exception's if it has one.
-    pub fn steps(&self, level: RiskLevel, freeze_exception: bool) -> Vec<ApprovalStep> {
+    /// The steps a change of `level` needs, plus the freeze exception's if it has one
+    /// and those of the target rules matching any of `touched`.
+    pub fn steps(
+        &self,
+        level: RiskLevel,
+        freeze_exception: bool,
+        touched: &[&str],
+    ) -> Vec<ApprovalStep> {
         let mut s = match level {
             RiskLevel::Low => self.low.clone(),
             RiskLevel::Medium => self.medium.clone(),
@@ -598,16 +618,31 @@ impl ApprovalPolicy {
         if freeze_exception {
             s.extend(self.freeze_exception.iter().cloned());
         }
+        for r in &self.targets {
+            if r.ids.iter().any(|id| touched.contains(&id.as_str())) {
+                s.extend(r.steps.iter().cloned());
+            }
+        }
         s
     }
 
     pub fn validate(&self) -> Result<(), DomainError> {
-        for (name, steps) in [
-            ("low", &self.low),
-            ("medium", &self.medium),
-            ("high", &self.high),
-            ("freeze_exception", &self.freeze_exception),
-        ] {
+        let mut all: Vec<(String, &Vec<ApprovalStep>)> = vec![
+            ("low".into(), &self.low),
+            ("medium".into(), &self.medium),
+            ("high".into(), &self.high),
+            ("freeze_exception".into(), &self.freeze_exception),
+        ];
+        for (n, r) in self.targets.iter().enumerate() {
+            if r.ids.is_empty() {
+                return Err(DomainError::invalid(
+                    format!("targets[{n}].ids"),
+                    "must name at least one id",
+                ));
+            }
+            all.push((format!("targets[{n}].steps"), &r.steps));
+        }
+        for (name, steps) in all {
             for (n, s) in steps.iter().enumerate() {
                 if s.roles.is_empty() || s.count == 0 {
                     return Err(DomainError::invalid(
@@ -854,8 +889,27 @@ mod tests {
     #[test]
     fn approvals_fill_steps_once_per_person_and_never_by_the_requester() {
         let p = ApprovalPolicy::default();
-        let steps = p.steps(RiskLevel::High, true);
+        let steps = p.steps(RiskLevel::High, true, &["svc-order-db"]);
         assert_eq!(steps.len(), 3);
+        let mut with_dba = p.clone();
+        with_dba.targets.push(TargetRule {
+            ids: vec!["svc-order-db".into()],
+            steps: vec![ApprovalStep {
+                name: "DBA".into(),
+                roles: vec!["base-ops".into()],
+                count: 1,
+            }],
+        });
+        assert_eq!(
+            with_dba
+                .steps(RiskLevel::Low, false, &["svc-order-db"])
+                .len(),
+            2
+        );
+        assert_eq!(
+            with_dba.steps(RiskLevel::Low, false, &["svc-order"]).len(),
+            1
+        );
         let at = datetime!(2026-11-26 02:00 UTC);
         let a = |by: &str, role: &str| Approval {
             by: by.into(),

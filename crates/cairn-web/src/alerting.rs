@@ -15,10 +15,8 @@ use serde_json::json;
 use crate::api::{body_bytes, json_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::input::*;
 use crate::AppState;
-
-type ApiResult<T> = Result<T, ApiError>;
-type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 /// Routes for the OpenAPI document: method, path, summary.
 pub const ROUTES: &[(&str, &str, &str)] = &[
@@ -95,24 +93,6 @@ pub fn alertmanager_router() -> Router<AppState> {
 /// `/alerts/ack`: the signed links of notifications.
 pub fn link_router() -> Router<AppState> {
     Router::new().route("/alerts/ack", get(link_page).post(link_act))
-}
-
-fn params(q: Params, allowed: &[&str]) -> ApiResult<Vec<(String, String)>> {
-    let Query(v) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
-    if let Some((k, _)) = v.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("unknown parameter; this route takes {}", allowed.join(", ")),
-        )
-        .field(k.clone()));
-    }
-    Ok(v)
-}
-
-fn one<'a>(ps: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    ps.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 fn int(ps: &[(String, String)], name: &str) -> ApiResult<Option<i64>> {

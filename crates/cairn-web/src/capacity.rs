@@ -3,8 +3,8 @@
 //! use case, answer JSON.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,9 +17,8 @@ use serde_json::json;
 use crate::api::json_body;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::input::*;
 use crate::AppState;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// The capacity routes, for the OpenAPI document: method, path, summary.
 pub const ROUTES: &[(&str, &str, &str)] = &[
@@ -87,27 +86,6 @@ pub fn router() -> Router<AppState> {
         .route("/products/{id}/forecast", get(product_forecast))
         .route("/zones/{id}/forecast", get(zone_forecast))
         .route("/regions/{id}/forecast", get(region_forecast))
-}
-
-type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
-
-/// The query's parameters, refusing any not in `allowed`.
-fn params(q: Params, allowed: &[&str]) -> ApiResult<Vec<(String, String)>> {
-    let Query(v) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
-    if let Some((k, _)) = v.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("unknown parameter; this route takes {}", allowed.join(", ")),
-        )
-        .field(k.clone()));
-    }
-    Ok(v)
-}
-
-fn one<'a>(ps: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    ps.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 fn number<T: std::str::FromStr>(

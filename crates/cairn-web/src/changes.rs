@@ -12,9 +12,8 @@ use serde_json::Value;
 use crate::api::json_body;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::input::*;
 use crate::AppState;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// Routes for the OpenAPI document.
 pub const ROUTES: &[(&str, &str, &str)] = &[
@@ -50,31 +49,6 @@ pub fn router() -> Router<AppState> {
         .route("/change-policy", get(policy).put(set_policy))
         .route("/freezes", get(freezes).post(add_freeze))
         .route("/freezes/{id}", delete(delete_freeze))
-}
-
-fn bad(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message).field(field)
-}
-
-fn object(body: Result<Bytes, BytesRejection>) -> ApiResult<Value> {
-    let v = json_body(body)?;
-    if v.is_object() {
-        Ok(v)
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the body must be a JSON object",
-        ))
-    }
-}
-
-fn text<'a>(b: &'a Value, name: &str) -> ApiResult<&'a str> {
-    match b.get(name) {
-        None | Some(Value::Null) => Ok(""),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(bad(name, "must be a string")),
-    }
 }
 
 async fn list(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<Response> {
@@ -121,11 +95,9 @@ async fn approve(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
-    let yes = match b.get("approve") {
-        Some(Value::Bool(v)) => *v,
-        _ => return Err(bad("approve", "must be true or false")),
-    };
+    let b = object(json_body(body)?)?;
+    // The use case checks the role before it reads the answer.
+    let yes = b.get("approve").and_then(Value::as_bool);
     Ok(Json(
         s.app
             .review_change(&p, &id, yes, text(&b, "comment")?)
@@ -140,7 +112,7 @@ async fn risk(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     Ok(Json(
         s.app
             .override_change_risk(&p, &id, text(&b, "level")?, text(&b, "reason")?)
@@ -163,7 +135,7 @@ async fn rollback(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     Ok(Json(s.app.rollback_change(&p, &id, text(&b, "reason")?).await?).into_response())
 }
 
@@ -191,8 +163,10 @@ async fn callback(
     let n: usize = batch
         .parse()
         .map_err(|_| bad("batch", format!("must be a batch number, got {batch:?}")))?;
-    let c = s.app.change_callback(&id, n, &key, object(body)?).await?;
-    s.app.changes_pass().await?;
+    let c = s
+        .app
+        .change_callback(&id, n, &key, object(json_body(body)?)?)
+        .await?;
     Ok(Json(serde_json::json!({"id": c.id, "state": c.state})).into_response())
 }
 

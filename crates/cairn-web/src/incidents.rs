@@ -1,7 +1,7 @@
 //! The incidents API. Thin: parse, call the use case, answer JSON.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,10 +12,8 @@ use serde_json::Value;
 use crate::api::json_body;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::input::*;
 use crate::AppState;
-
-type ApiResult<T> = Result<T, ApiError>;
-type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 /// Routes for the OpenAPI document.
 pub const ROUTES: &[(&str, &str, &str)] = &[
@@ -60,31 +58,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn bad(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message).field(field)
-}
-
-fn object(body: Result<Bytes, BytesRejection>) -> ApiResult<Value> {
-    let v = json_body(body)?;
-    if v.is_object() {
-        Ok(v)
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the body must be a JSON object",
-        ))
-    }
-}
-
-fn text<'a>(b: &'a Value, name: &str) -> ApiResult<&'a str> {
-    match b.get(name) {
-        None | Some(Value::Null) => Ok(""),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(bad(name, "must be a string")),
-    }
-}
-
 async fn list(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<Response> {
     Ok(Json(s.app.incidents_for(&p).await?).into_response())
 }
@@ -112,7 +85,7 @@ async fn status(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     let note = text(&b, "note")?;
     Ok(Json(
         s.app
@@ -128,7 +101,7 @@ async fn severity(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     Ok(Json(
         s.app
             .set_incident_severity(&p, &id, text(&b, "severity")?, text(&b, "reason")?)
@@ -143,7 +116,7 @@ async fn role(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     Ok(Json(
         s.app
             .set_incident_role(&p, &id, text(&b, "role")?, text(&b, "person")?)
@@ -158,7 +131,7 @@ async fn note(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     let kind = match text(&b, "kind")? {
         "" => "note",
         k => k,
@@ -176,7 +149,7 @@ async fn update(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     let audience = match text(&b, "audience")? {
         "" => "internal",
         a => a,
@@ -194,7 +167,7 @@ async fn attach(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     let fps: Vec<String> = b
         .get("alerts")
         .and_then(Value::as_array)
@@ -215,7 +188,7 @@ async fn impact(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let b = object(body)?;
+    let b = object(json_body(body)?)?;
     let n = b
         .get("merchants")
         .and_then(Value::as_u64)

@@ -12,6 +12,7 @@ mod capacity;
 mod changes;
 pub mod error;
 mod incidents;
+mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod prom;

@@ -198,11 +198,23 @@ mod tests {
             /api/v1/capacity-changes/import post
             /api/v1/capacity-changes/{id} delete,get,put
             /api/v1/capacity/what-if post
+            /api/v1/change-policy get,put
+            /api/v1/changes get,post
+            /api/v1/changes/{id} get,put
+            /api/v1/changes/{id}/approve post
+            /api/v1/changes/{id}/batches/{batch}/callback post
+            /api/v1/changes/{id}/risk post
+            /api/v1/changes/{id}/rollback post
+            /api/v1/changes/{id}/start post
+            /api/v1/changes/{id}/submit post
+            /api/v1/changes/{id}/{action} post
             /api/v1/dependencies get,post
             /api/v1/dependencies/import post
             /api/v1/dependencies/{id} delete,get,put
             /api/v1/escalation-policies get,post
             /api/v1/escalation-policies/{id} delete
+            /api/v1/freezes get,post
+            /api/v1/freezes/{id} delete
             /api/v1/hosts get,post
             /api/v1/hosts/import post
             /api/v1/hosts/{id} delete,get,put

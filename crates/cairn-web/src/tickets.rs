@@ -3,7 +3,7 @@
 //! inbox. Thin: parse, call the use case, answer JSON.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,10 +14,8 @@ use serde_json::{json, Value};
 use crate::api::{body_bytes, json_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::input::*;
 use crate::AppState;
-
-type ApiResult<T> = Result<T, ApiError>;
-type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 /// Routes for the OpenAPI document.
 pub const ROUTES: &[(&str, &str, &str)] = &[
@@ -72,49 +70,6 @@ pub fn router() -> Router<AppState> {
         .route("/ticket-numbers", get(numbers))
         .route("/sla-policy", get(sla_policy))
         .route("/inbox", get(inbox))
-}
-
-fn params(q: Params, allowed: &[&str]) -> ApiResult<Vec<(String, String)>> {
-    let Query(v) =
-        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
-    if let Some((k, _)) = v.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("unknown parameter; this route takes {}", allowed.join(", ")),
-        )
-        .field(k.clone()));
-    }
-    Ok(v)
-}
-
-fn one<'a>(ps: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    ps.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-fn bad(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message).field(field)
-}
-
-/// A string field of a JSON object body.
-fn field<'a>(body: &'a Value, name: &str) -> ApiResult<Option<&'a str>> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(bad(name, "must be a string")),
-    }
-}
-
-fn object(body: Value) -> ApiResult<Value> {
-    if body.is_object() {
-        Ok(body)
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the body must be a JSON object",
-        ))
-    }
 }
 
 async fn list(State(s): State<AppState>, Caller(p): Caller, q: Params) -> ApiResult<Response> {

@@ -357,3 +357,173 @@ pub async fn rules(cmd: RulesCmd) -> anyhow::Result<()> {
         }
     }
 }
+
+/// `cairn changes ...`
+#[derive(Debug, Subcommand)]
+pub enum ChangesCmd {
+    /// List change requests, newest first: state, type, risk, progress.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// Show one change as JSON: risk factors, approvals, batches, gate verdicts, log.
+    Show {
+        id: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Create a draft from a JSON file shaped as `POST /api/v1/changes` takes it
+    /// (title, type, targets, window_start/window_end, test_plan, rollback_plan, plan,
+    /// executor, rollback, gate).
+    Create {
+        file: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Submit a draft: required fields are checked, risk scored, freezes checked.
+    Submit {
+        id: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Approve a change (someone other than its requester).
+    Approve {
+        id: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Reject a change; the reason is required.
+    Reject {
+        id: String,
+        #[arg(long)]
+        comment: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Start, pause, resume, skip the current batch of, or abort a change.
+    Run {
+        id: String,
+        #[arg(value_parser = ["start", "pause", "resume", "skip", "abort"])]
+        action: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Run the rollback plan's executor now.
+    Rollback {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+pub async fn changes(cmd: ChangesCmd) -> anyhow::Result<()> {
+    let url = |conn: &Conn, path: &str| {
+        format!("{}/api/v1/changes{path}", conn.server.trim_end_matches('/'))
+    };
+    let post = |conn: &Conn, path: &str, body: Value| {
+        let req = client().map(|c| c.post(url(conn, path)).bearer_auth(&conn.token).json(&body));
+        async move { check(req?.send().await?).await }
+    };
+    let summary = |c: &Value| {
+        println!(
+            "{} {} ({}): {}{}",
+            c["id"].as_str().unwrap_or(""),
+            c["state"].as_str().unwrap_or(""),
+            c["risk"]["level"].as_str().unwrap_or("not scored"),
+            c["title"].as_str().unwrap_or(""),
+            c["reason"]
+                .as_str()
+                .map(|r| format!(" — {r}"))
+                .unwrap_or_default()
+        )
+    };
+    match cmd {
+        ChangesCmd::List { conn, output } => {
+            let res = client()?
+                .get(url(&conn, ""))
+                .bearer_auth(&conn.token)
+                .send()
+                .await?;
+            let body = check(res).await?;
+            match output {
+                Output::Json => println!("{body}"),
+                Output::Table => {
+                    println!(
+                        "{:<18} {:<11} {:<10} {:<7} {:>7}  TITLE",
+                        "ID", "STATE", "TYPE", "RISK", "BATCHES"
+                    );
+                    for c in body.as_array().into_iter().flatten() {
+                        let batches = c["batches"].as_array().map_or(0, Vec::len);
+                        let done = c["batches"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|b| b["status"] == "done")
+                            .count();
+                        println!(
+                            "{:<18} {:<11} {:<10} {:<7} {:>7}  {}",
+                            c["id"].as_str().unwrap_or(""),
+                            c["state"].as_str().unwrap_or(""),
+                            c["type"].as_str().unwrap_or(""),
+                            c["risk"]["level"].as_str().unwrap_or("-"),
+                            format!("{done}/{batches}"),
+                            c["title"].as_str().unwrap_or("")
+                        );
+                    }
+                }
+            }
+        }
+        ChangesCmd::Show { id, conn } => {
+            let res = client()?
+                .get(url(&conn, &format!("/{id}")))
+                .bearer_auth(&conn.token)
+                .send()
+                .await?;
+            println!("{:#}", check(res).await?);
+        }
+        ChangesCmd::Create { file, conn } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let body: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            summary(&post(&conn, "", body).await?);
+        }
+        ChangesCmd::Submit { id, conn } => {
+            summary(&post(&conn, &format!("/{id}/submit"), Value::Null).await?)
+        }
+        ChangesCmd::Approve { id, comment, conn } => summary(
+            &post(
+                &conn,
+                &format!("/{id}/approve"),
+                serde_json::json!({"approve": true, "comment": comment}),
+            )
+            .await?,
+        ),
+        ChangesCmd::Reject { id, comment, conn } => summary(
+            &post(
+                &conn,
+                &format!("/{id}/approve"),
+                serde_json::json!({"approve": false, "comment": comment}),
+            )
+            .await?,
+        ),
+        ChangesCmd::Run { id, action, conn } => {
+            summary(&post(&conn, &format!("/{id}/{action}"), Value::Null).await?)
+        }
+        ChangesCmd::Rollback { id, reason, conn } => summary(
+            &post(
+                &conn,
+                &format!("/{id}/rollback"),
+                serde_json::json!({"reason": reason}),
+            )
+            .await?,
+        ),
+    }
+    Ok(())
+}

@@ -75,6 +75,9 @@ enum Command {
     /// Alerting and recording rules: import Prometheus rule files, see their health.
     #[command(subcommand)]
     Rules(client::RulesCmd),
+    /// Change requests: create, submit, approve, run gray releases, roll back.
+    #[command(subcommand)]
+    Changes(client::ChangesCmd),
     /// Anomaly rules: a detector per series of a PromQL expression.
     #[command(subcommand, name = "anomaly-rules")]
     AnomalyRules(client::ResourceCmd),
@@ -113,6 +116,7 @@ fn main() -> std::process::ExitCode {
             Command::Promotions(c) => client::resource(Kind::Promotion, c).await,
             Command::ScrapeTargets(c) => client::resource(Kind::ScrapeTarget, c).await,
             Command::Rules(c) => client::rules(c).await,
+            Command::Changes(c) => client::changes(c).await,
             Command::AnomalyRules(c) => client::resource(Kind::AnomalyRule, c).await,
         }
     });

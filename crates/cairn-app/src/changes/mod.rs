@@ -357,7 +357,7 @@ fn check_request(p: &Principal, r: &Request) -> Result<()> {
         let cfg = cairn_canary::CanaryConfig {
             metrics: g.metrics.iter().map(|m| m.spec.clone()).collect(),
             confidence: g.confidence,
-            thresholds: g.thresholds.clone(),
+            thresholds: g.thresholds,
         };
         cfg.validate().map_err(|e| bad("gate", e.to_string()))?;
         for (n, m) in g.metrics.iter().enumerate() {
@@ -538,7 +538,7 @@ impl App {
             .into_iter()
             .filter_map(|d| serde_json::from_str(&d.value).ok())
             .collect();
-        out.sort_by(|a: &Change, b: &Change| b.created_at.cmp(&a.created_at));
+        out.sort_by_key(|c: &Change| std::cmp::Reverse(c.created_at));
         Ok(out)
     }
 
@@ -878,7 +878,9 @@ impl App {
             if c.state != ChangeState::Draft {
                 return Err(AppError::Conflict("submitted meanwhile".into()));
             }
-            c.required = policy.steps(risk.effective(), !met.is_empty());
+            let touched = touched_ids(&c.targets, &hosts, &services);
+            let touched: Vec<&str> = touched.iter().map(String::as_str).collect();
+            c.required = policy.steps(risk.effective(), !met.is_empty(), &touched);
             c.hosts = hosts;
             c.services = services;
             c.merchants = merchants;
@@ -964,7 +966,9 @@ impl App {
             risk.override_level = Some(level);
             risk.override_reason = Some(reason.clone());
             risk.override_by = Some(actor.clone());
-            c.required = policy.steps(level, !c.freezes.is_empty());
+            let touched = touched_ids(&c.targets, &c.hosts, &c.services);
+            let touched: Vec<&str> = touched.iter().map(String::as_str).collect();
+            c.required = policy.steps(level, !c.freezes.is_empty(), &touched);
             c.log(
                 now,
                 &actor,
@@ -984,10 +988,11 @@ impl App {
         &self,
         p: &Principal,
         id: &str,
-        approve: bool,
+        approve: Option<bool>,
         comment: &str,
     ) -> Result<Change> {
         may_change(p)?;
+        let approve = approve.ok_or_else(|| bad("approve", "must be true or false"))?;
         let actor = p.actor.clone();
         let role = p.role.as_str().to_owned();
         let comment = comment.trim().to_owned();
@@ -1235,7 +1240,9 @@ impl App {
                 Ok(())
             })
             .await?;
-        Ok(c)
+        // Move on at once rather than at the next pass.
+        self.changes_pass().await?;
+        self.load_change(&c.id).await
     }
 
     /// One pass over the running changes: executes, waits, analyses, advances.
@@ -1592,7 +1599,7 @@ impl App {
         let cfg = cairn_canary::CanaryConfig {
             metrics: gate.metrics.iter().map(|m| m.spec.clone()).collect(),
             confidence: gate.confidence,
-            thresholds: gate.thresholds.clone(),
+            thresholds: gate.thresholds,
         };
         cfg.judge(&samples).map_err(|e| bad("gate", e.to_string()))
     }
@@ -1617,6 +1624,21 @@ impl App {
             })
             .collect())
     }
+}
+
+/// Every id a change touches, for the policy's target rules.
+fn touched_ids(t: &Targets, hosts: &[TargetHost], services: &[String]) -> Vec<String> {
+    t.services
+        .iter()
+        .chain(&t.hosts)
+        .chain(&t.pools)
+        .chain(&t.zones)
+        .chain(&t.merchants)
+        .chain(services)
+        .cloned()
+        .chain(hosts.iter().map(|h| h.id.clone()))
+        .chain(hosts.iter().map(|h| h.zone.clone()))
+        .collect()
 }
 
 /// Compares secrets in time independent of where they differ.

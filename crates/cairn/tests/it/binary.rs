@@ -178,6 +178,29 @@ async fn an_operator_serves_the_demo_scripts_it_and_restarts_on_the_same_data() 
     let (ok, out, _) = cli(&serve.base, &["regions", "list", "--output", "json"]);
     assert!(ok);
     assert_eq!(serde_json::from_str::<Vec<Value>>(&out).unwrap().len(), 4);
+
+    // Changes from the terminal: the demo's history, a draft from a file, and a
+    // submission refused with the field that is missing.
+    let (ok, table, err) = cli(&serve.base, &["changes", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        table.contains("rolled_back") && table.starts_with("ID"),
+        "{table}"
+    );
+    let draft = dir.path().join("change.json");
+    std::fs::write(
+        &draft,
+        r#"{"title": "Resize the Tair cache", "type": "normal", "targets": {"services": ["svc-tair-cache"]},
+            "rollback_plan": "resize back", "executor": {"kind": "webhook", "url": "http://127.0.0.1:9/x"}}"#,
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&serve.base, &["changes", "create", draft.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains(" draft "), "{out}");
+    let id = out.split_whitespace().next().unwrap().to_owned();
+    let (ok, _, err) = cli(&serve.base, &["changes", "submit", &id]);
+    assert!(!ok);
+    assert!(err.contains("description"), "{err}");
     assert!(serve.stop().success());
 }
 

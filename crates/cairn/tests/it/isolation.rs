@@ -250,6 +250,19 @@ async fn a_merchant_token_reaches_its_own_tenant_only_on_every_route() {
                 (_, "/api/v1/severity-definitions" | "/api/v1/incident-numbers") => {
                     assert_eq!(status, 403, "{what}")
                 }
+                // Changes are the platform's: a merchant reads none of them. The
+                // executor's callback takes no token, only its key, and a made-up
+                // change has none.
+                (_, "/api/v1/changes/{id}/batches/{batch}/callback") => {
+                    assert!(matches!(status, 400 | 403 | 404), "{what}")
+                }
+                (_, p)
+                    if p.starts_with("/api/v1/changes")
+                        || p.starts_with("/api/v1/change-policy")
+                        || p.starts_with("/api/v1/freezes") =>
+                {
+                    assert_eq!(status, 403, "{what}")
+                }
                 // Capacity is the platform's infrastructure, even for catalogue kinds.
                 (_, p)
                     if p.ends_with("/forecast")

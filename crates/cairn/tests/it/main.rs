@@ -8,6 +8,7 @@ mod bad_input;
 mod binary;
 mod browser;
 mod capacity;
+mod changes;
 mod changes_ui;
 mod external;
 mod incidents;

@@ -105,7 +105,7 @@ pub async fn review(
             }
         };
         s.app
-            .review_change(&p, &id, approve, &f.comment)
+            .review_change(&p, &id, Some(approve), &f.comment)
             .await
             .map_err(app_error)?;
         Ok(back(&id, if approve { "approved" } else { "rejected" }))
