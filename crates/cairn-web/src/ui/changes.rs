@@ -18,7 +18,7 @@
 //! - [`list`]: `/ui/changes` and the new-change form;
 //! - [`detail`]: `/ui/changes/{id}` and its forms;
 //! - [`gate`]: a batch and its gate verdict, shared by the detail page and tests;
-//! - [`freezes`]: the freeze windows page;
+//! - [`freezes`]: `/ui/changes/freezes`, the freeze windows and their forms;
 //! - this file: the routes, the helpers the pages share and the section that service
 //!   and merchant pages show.
 

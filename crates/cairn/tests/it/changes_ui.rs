@@ -63,6 +63,10 @@ async fn the_change_pages_take_a_draft_through_forms_to_approval_and_show_mercha
         hosts.join("%2C+")
     );
 
+    // The demo has a change history of its own.
+    let (_, before) = s.get_json("/api/v1/changes", ADMIN_TOKEN).await;
+    let before = before.as_array().unwrap().len();
+
     // Bad forms are answered with a 4xx page that names the field.
     for (body, field) in [
         (good.replace("title=Upgrade", "title=&x="), "title"),
@@ -90,7 +94,11 @@ async fn the_change_pages_take_a_draft_through_forms_to_approval_and_show_mercha
         );
     }
     let (_, list) = s.get_json("/api/v1/changes", ADMIN_TOKEN).await;
-    assert_eq!(list.as_array().unwrap().len(), 0, "nothing bad was created");
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        before,
+        "nothing bad was created"
+    );
 
     // The good form makes a draft and shows it.
     let (status, to) = submit(&s, &ops, "/ui/changes", &good).await;
