@@ -872,6 +872,9 @@ fn timeline_entry(e: &TimelineEntry) -> Markup {
             span .badge .muted { (e.kind) }
             @if !e.internal { " " span .badge .info { "merchants" } }
             " " (e.body)
+            @if let Some(change) = e.data.get("change").and_then(|c| c.as_str()) {
+                " " a href=(format!("/ui/changes/{change}")) .change-link { "see the change" }
+            }
             " " span .muted { "— " (e.actor) }
         }
     }

@@ -280,6 +280,49 @@ async fn a_good_release_passes_every_gate_and_completes() {
     for h in ["h-1", "h-2", "h-3", "h-4"] {
         assert_eq!(version(dir.path(), h), "v2", "{h}");
     }
+
+    // An incident on one of those hosts soon after asks "what changed?" and finds it.
+    let rfc = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let (status, got) = post(
+        &s,
+        "/alertmanager/api/v2/alerts",
+        ADMIN_TOKEN,
+        json!([{"labels": {"alertname": "ShopApiErrors", "instance": hosts[1].addr, "severity": "critical"},
+                "annotations": {"summary": "shop-api fails"}, "startsAt": rfc(s.app.now())}]),
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    let (_, alerts) = s.get_json("/api/v1/alerts", ADMIN_TOKEN).await;
+    let fp = alerts[0]["fingerprint"].as_str().unwrap().to_owned();
+    let (status, inc) = post(
+        &s,
+        "/api/v1/incidents",
+        ADMIN_TOKEN,
+        json!({"title": "shop-api fails", "alerts": [fp]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{inc}");
+    let (_, detail) = s
+        .get_json(
+            &format!("/api/v1/incidents/{}", inc["id"].as_str().unwrap()),
+            ADMIN_TOKEN,
+        )
+        .await;
+    let changed: Vec<&Value> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "change")
+        .collect();
+    assert_eq!(changed.len(), 1, "{}", detail["timeline"]);
+    assert_eq!(changed[0]["data"]["change"], json!(id));
+    assert!(changed[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("what changed?"));
 }
 
 #[tokio::test]
