@@ -745,7 +745,7 @@ pub fn freezes_from_promotions(
                 PromotionScope::Merchant => return None,
             };
             Some(Freeze {
-                id: format!("promo-{}", p.id),
+                id: format!("freeze-{}", p.id),
                 name: format!("{} freeze", p.name),
                 starts_at: p.starts_at - FREEZE_BEFORE,
                 ends_at: p.ends_at + FREEZE_AFTER,
