@@ -111,6 +111,8 @@ pub enum BatchStatus {
     Pending,
     Executing,
     WaitingCallback,
+    /// The executor reported success; the gate, or the next batch, comes next.
+    Executed,
     /// Executed; its metrics are being gathered until `gate_at`.
     Analysing,
     Done,
@@ -1227,7 +1229,7 @@ impl App {
                 b.output = output.clone();
                 b.finished_at = Some(now);
                 b.status = if ok {
-                    BatchStatus::Executing
+                    BatchStatus::Executed
                 } else {
                     BatchStatus::Failed
                 };
@@ -1285,8 +1287,11 @@ impl App {
                 self.run_batch(&c, c.current, &executor).await?;
                 Ok(true)
             }
-            BatchStatus::Executing => {
-                // Executed (a webhook called back): on to the gate, or done.
+            // A command still running in another pass, or one cut off by a restart,
+            // is left for people (pause, skip or roll back).
+            BatchStatus::Executing => Ok(false),
+            BatchStatus::Executed => {
+                // On to the gate, or done.
                 let has_next = c.current + 1 < c.batches.len();
                 let gate = c.gate.clone().filter(|_| has_next);
                 let n = c.current;
@@ -1423,6 +1428,7 @@ impl App {
                 matches!(
                     b.status,
                     BatchStatus::Executing
+                        | BatchStatus::Executed
                         | BatchStatus::WaitingCallback
                         | BatchStatus::Analysing
                         | BatchStatus::Done
@@ -1514,9 +1520,8 @@ impl App {
                     b.exit_code = code;
                     b.output = output;
                     b.finished_at = Some(now);
-                    // Executing + finished means "executed"; the next step moves on.
                     b.status = if ok {
-                        BatchStatus::Executing
+                        BatchStatus::Executed
                     } else {
                         BatchStatus::Failed
                     };

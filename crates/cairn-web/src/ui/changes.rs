@@ -285,6 +285,7 @@ fn batch_status_badge(s: BatchStatus) -> Markup {
     let (class, word) = match s {
         BatchStatus::Pending => ("badge muted", "pending"),
         BatchStatus::Executing => ("badge info", "executing"),
+        BatchStatus::Executed => ("badge info", "executed"),
         BatchStatus::WaitingCallback => ("badge info", "waiting for callback"),
         BatchStatus::Analysing => ("badge warn", "analysing"),
         BatchStatus::Done => ("badge ok", "done"),

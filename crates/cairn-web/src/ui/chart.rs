@@ -267,6 +267,46 @@ fn path(points: &[(i64, f64)], x: &dyn Fn(i64) -> f64, y: &dyn Fn(f64) -> f64) -
     d
 }
 
+/// A mean length of time in minutes for the numbers pages, or a dash when there is
+/// none.
+pub fn minutes(m: Option<f64>) -> Markup {
+    match m {
+        Some(m) => html! { (super::format::span(time::Duration::seconds_f64(m * 60.0))) },
+        None => html! { span .muted { "—" } },
+    }
+}
+
+/// Counts by key as a table of bars, largest first (at most twelve), for the
+/// breakdowns of the numbers pages.
+pub fn breakdown(
+    title: &str,
+    id: &str,
+    counts: &std::collections::BTreeMap<String, usize>,
+) -> Markup {
+    let mut rows: Vec<(&String, &usize)> = counts.iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let max = rows.first().map(|r| *r.1).unwrap_or(1).max(1);
+    html! {
+        section .panel id=(id) {
+            h2 { (title) }
+            @if rows.is_empty() { p .muted { "None." } }
+            div .table-wrap {
+                table {
+                    tbody {
+                        @for (k, n) in rows.iter().take(12) {
+                            tr {
+                                td .wrap { (k) }
+                                td .num { (n) }
+                                td { div .bar { div .fill .warn style=(format!("width:{}%", *n * 100 / max)) {} } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::chart::{breakdown, minutes};
 use super::format::{moment, span};
 use super::layout::{error_response, respond};
 use super::{Page, UiError};
@@ -940,38 +941,6 @@ fn review_section(i: &Incident, missing: &[&str], base: &str, now: Timestamp) ->
                     label for="action-links" { "Tickets or changes (ids)" }
                     input #action-links type="text" name="links";
                     button type="submit" .secondary { "Add" }
-                }
-            }
-        }
-    }
-}
-
-fn minutes(m: Option<f64>) -> Markup {
-    match m {
-        Some(m) => html! { (span(time::Duration::seconds_f64(m * 60.0))) },
-        None => html! { span .muted { "—" } },
-    }
-}
-
-fn breakdown(title: &str, id: &str, counts: &std::collections::BTreeMap<String, usize>) -> Markup {
-    let mut rows: Vec<(&String, &usize)> = counts.iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let max = rows.first().map(|r| *r.1).unwrap_or(1).max(1);
-    html! {
-        section .panel id=(id) {
-            h2 { (title) }
-            @if rows.is_empty() { p .muted { "None." } }
-            div .table-wrap {
-                table {
-                    tbody {
-                        @for (k, n) in rows.iter().take(12) {
-                            tr {
-                                td .wrap { (k) }
-                                td .num { (n) }
-                                td { div .bar { div .fill .warn style=(format!("width:{}%", *n * 100 / max)) {} } }
-                            }
-                        }
-                    }
                 }
             }
         }

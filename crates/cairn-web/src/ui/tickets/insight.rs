@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::{after_form, bad, flash, form, params, span, tabs, when, SECTION};
 use crate::auth::Viewer;
+use crate::ui::chart::{breakdown, minutes};
 use crate::ui::format::percent;
 use crate::ui::layout::respond;
 use crate::ui::Page;
@@ -231,42 +232,10 @@ fn mark_label(status: &str) -> &str {
         .map_or(status, |(_, l)| l)
 }
 
-fn minutes(m: Option<f64>) -> Markup {
-    match m {
-        Some(m) => html! { (span(time::Duration::seconds_f64(m * 60.0))) },
-        None => html! { span .muted { "—" } },
-    }
-}
-
 fn share(r: Option<f64>) -> Markup {
     match r {
         Some(r) => html! { (percent(r)) "%" },
         None => html! { span .muted { "—" } },
-    }
-}
-
-fn breakdown(title: &str, id: &str, counts: &std::collections::BTreeMap<String, usize>) -> Markup {
-    let mut rows: Vec<(&String, &usize)> = counts.iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let max = rows.first().map(|r| *r.1).unwrap_or(1).max(1);
-    html! {
-        section .panel id=(id) {
-            h2 { (title) }
-            @if rows.is_empty() { p .muted { "None." } }
-            div .table-wrap {
-                table {
-                    tbody {
-                        @for (k, n) in rows.iter().take(12) {
-                            tr {
-                                td .wrap { (k) }
-                                td .num { (n) }
-                                td { div .bar { div .fill .warn style=(format!("width:{}%", *n * 100 / max)) {} } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 
